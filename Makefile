@@ -1,0 +1,58 @@
+# Frontdesk's tasks. The two set-up commands on a fresh machine:
+#   make run    the quickstart
+#   make test   every test (installs what the tests need, as root)
+
+GO          ?= go
+BIN         := bin/frontdesk
+# The same flags as xcaddy's defaults and the test harness, so every build
+# shares the build cache and `make xcaddy` gives the same binary.
+BUILD_FLAGS := -trimpath -ldflags "-w -s"
+export CGO_ENABLED := 0
+
+.PHONY: all build run test test-deps lint unit integration bench xcaddy check-xcaddy clean
+
+all: build
+
+build:
+	$(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/frontdesk
+
+run: build
+	$(GO) run ./internal/quickstart $(BIN) caddyfile/examples/quickstart.Caddyfile
+
+test: test-deps lint unit integration
+
+test-deps:
+	scripts/test-deps.sh
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit and Caddyfile tests, with the race detector.
+unit:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+# End-to-end tests against the built binary, real backends and real MariaDB.
+integration: build
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./integration/...
+
+# Benchmarks: Go benchmarks of the hot paths, then load tests of the whole
+# binary that print ratios against a baseline measured in the same run.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /integration)
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./integration/
+
+# Build with xcaddy from the manifest xcaddy.json, as a user would.
+xcaddy:
+	$(GO) run ./internal/xcaddybuild -manifest xcaddy.json
+
+# The xcaddy build must have exactly the modules of `make build`.
+check-xcaddy: build xcaddy
+	$(BIN) list-modules > bin/modules-build.txt
+	bin/frontdesk-xcaddy list-modules > bin/modules-xcaddy.txt
+	diff -u bin/modules-build.txt bin/modules-xcaddy.txt
+	@echo "xcaddy build and make build list the same $$(grep -c . bin/modules-build.txt) lines of modules"
+
+clean:
+	rm -rf bin

@@ -1,0 +1,9 @@
+// Package frontdesk is the root of the Frontdesk Caddy distribution.
+// Importing it (as `xcaddy build --with github.com/frontdesk-proxy/frontdesk`
+// does) plugs every Frontdesk module into Caddy.
+package frontdesk
+
+import (
+	// The Caddyfile surface: directive order for all Frontdesk directives.
+	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
+)

@@ -1,0 +1,42 @@
+package harness
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI (CI=true), where anything a test
+// needs but cannot get is a failure, never a skip.
+func InCI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// Unavailable ends the test because something it needs is missing: a skip on
+// a developer's machine, a failure in CI.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("required for this test but unavailable in CI: "+format, args...)
+	}
+	t.Skipf("unavailable: "+format, args...)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns "127.0.0.1:<port>" for a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+}

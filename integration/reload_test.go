@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+)
+
+// proxyCaddyfile is a site on listen that reverse-proxies to upstreams.
+func proxyCaddyfile(listen string, upstreams []*harness.Backend) string {
+	addrs := make([]string, len(upstreams))
+	for i, b := range upstreams {
+		addrs[i] = b.Addr
+	}
+	return fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+}
+
+http://%s {
+	reverse_proxy %s
+}
+`, listen, strings.Join(addrs, " "))
+}
+
+// TestReloadUnderLoad reverse-proxies to four backends while the load
+// generator runs, and changes the upstream set with 20 reloads through the
+// admin API (the last one with `frontdesk reload`). Every reload must
+// succeed, no connection may be refused and no request may get an error
+// status. Errors on reused keep-alive connections are stock Caddy's known
+// reload gap; they are counted and reported here.
+func TestReloadUnderLoad(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, proxyCaddyfile(listen, backends), harness.Caddyfile)
+
+	load := harness.StartLoad(harness.LoadConfig{Target: listen, Connections: 32, Duration: 2 * time.Minute})
+	const reloads = 20
+	var final []*harness.Backend
+	for i := range reloads {
+		time.Sleep(150 * time.Millisecond)
+		// Rotate through the four sets of three backends, so every reload
+		// changes the upstream set.
+		final = slices.Clone(backends)
+		final = slices.Delete(final, i%4, i%4+1)
+		cfg := proxyCaddyfile(listen, final)
+		if i < reloads-1 {
+			if err := fd.Load(cfg, harness.Caddyfile); err != nil {
+				t.Fatalf("reload %d through POST /load: %v", i+1, err)
+			}
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "Caddyfile")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := fd.CLI("reload", "--config", path, "--address", fd.Admin); err != nil {
+			t.Fatalf("reload %d through `frontdesk reload`: %v\n%s", i+1, err, out)
+		}
+	}
+	time.Sleep(150 * time.Millisecond)
+	res := load.Stop()
+	t.Logf("under %d reloads: %s", reloads, res)
+	if res.Requests() == 0 {
+		t.Fatal("no request was answered")
+	}
+	if res.ConnectErrors != 0 || res.Non2xx != 0 {
+		t.Errorf("%d refused or failed connects and %d error statuses across reloads, want 0 and 0",
+			res.ConnectErrors, res.Non2xx)
+	}
+
+	// The last config is the one serving: only its upstreams get traffic.
+	after := harness.RunLoad(harness.LoadConfig{Target: listen, Connections: 4, Duration: 500 * time.Millisecond})
+	removed := backends[(reloads-1)%4].Name
+	if after.OK == 0 || after.ByBackend[removed] != 0 {
+		t.Errorf("after the last reload: %s; want traffic only to backends other than %s", after, removed)
+	}
+	got, err := fd.AdminGet("/config/apps/http/servers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range final {
+		if !strings.Contains(string(got), b.Addr) {
+			t.Errorf("running config lacks upstream %s: %s", b.Addr, got)
+		}
+	}
+}

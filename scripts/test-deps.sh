@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Frontdesk's tests need on Debian, as root: the MariaDB server
+# and client, and the load tools and client libraries that the integration
+# tests and benchmarks drive (PyMySQL for Debian's /usr/bin/python3). Fails,
+# never skips, when something is missing and cannot be installed.
+set -euo pipefail
+
+packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk)
+commands=(mariadbd mariadb-install-db mariadb sysbench wrk)
+
+missing=()
+for c in "${commands[@]}"; do
+	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing+=("$c")
+done
+/usr/bin/python3 -c 'import pymysql' >/dev/null 2>&1 || missing+=(pymysql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "test-deps: missing ${missing[*]}; installing ${packages[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+	echo "test-deps: need root and apt-get to install ${packages[*]}; install them and rerun" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# The Debian package may start a system MariaDB; the tests start their own.
+if command -v service >/dev/null 2>&1; then service mariadb stop >/dev/null 2>&1 || true; fi
+for c in "${commands[@]}"; do
+	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "test-deps: $c still missing after install" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import pymysql' || { echo "test-deps: python3-pymysql still missing after install" >&2; exit 1; }
