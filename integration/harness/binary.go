@@ -16,7 +16,8 @@ import (
 const BinaryEnv = "FRONTDESK_BINARY"
 
 // BuildFlags are the go build flags of every frontdesk binary: the same as
-// `make build` and xcaddy's defaults, so all of them share the build cache.
+// `make build` and xcaddy.json (with CGO_ENABLED=0), so all of them share
+// the build cache.
 var BuildFlags = []string{"-trimpath", "-ldflags", "-w -s"}
 
 var (
@@ -53,6 +54,7 @@ func Binary(t testing.TB) string {
 		args = append(args, "-o", buildPath, "./cmd/frontdesk")
 		cmd := exec.Command("go", args...)
 		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/frontdesk: %v\n%s", err, out)
 		}
