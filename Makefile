@@ -4,17 +4,16 @@
 
 GO          ?= go
 BIN         := bin/frontdesk
-# The same flags as xcaddy's defaults and the test harness, so every build
-# shares the build cache and `make xcaddy` gives the same binary.
+# The binary's flags, the same as xcaddy.json's and the test harness's (with
+# CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
-export CGO_ENABLED := 0
 
 .PHONY: all build run test test-deps lint unit integration bench xcaddy check-xcaddy clean
 
 all: build
 
 build:
-	$(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/frontdesk
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/frontdesk
 
 run: build
 	$(GO) run ./internal/quickstart $(BIN) caddyfile/examples/quickstart.Caddyfile
@@ -31,7 +30,7 @@ lint:
 
 # Unit and Caddyfile tests, with the race detector.
 unit:
-	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
 # End-to-end tests against the built binary, real backends and real MariaDB.
 integration: build
