@@ -1,0 +1,191 @@
+package classify
+
+// set classifies SET; the SET token has been consumed.
+//
+// SET STATEMENT assignments FOR stmt is classified as stmt. Otherwise every
+// assignment is looked at: session variables, user variables, NAMES, CHARACTER
+// SET and ROLE make a session command; GLOBAL scope makes it a primary-only
+// statement; both at once, or a value that would evaluate differently when
+// replayed on a replica (a subquery, NOW(), a stored function, ...), pin the
+// session to the primary. SET TRANSACTION without a scope affects only the next
+// transaction, which starts on the primary, so it is not a session command.
+// SET PASSWORD and SET DEFAULT ROLE write.
+func (c *classifier) set(s *stmt) {
+	lx := &c.lx
+	if lx.isWord(lx.peek(), "STATEMENT") {
+		c.setStatement(s, lx.next())
+		return
+	}
+	var (
+		global, session, write, pin bool
+		oneShot, replayable         = false, true
+		stickyGlobal                bool
+		end                         token
+	)
+	for {
+		t := lx.next()
+		explicit := false
+		switch {
+		case lx.isWord(t, "GLOBAL") || lx.isWord(t, "PERSIST") || lx.isWord(t, "PERSIST_ONLY"):
+			stickyGlobal, explicit = true, true
+			t = lx.next()
+		case lx.isWord(t, "SESSION") || lx.isWord(t, "LOCAL"):
+			stickyGlobal, explicit = false, true
+			t = lx.next()
+		}
+		var vf facts
+		switch {
+		case lx.isEnd(t):
+			write = true
+			end = t
+		case lx.isWord(t, "TRANSACTION"):
+			switch {
+			case stickyGlobal:
+				global = true
+			case explicit:
+				session = true
+			default:
+				oneShot = true
+			}
+			end = c.scan(&vf, stopEnd, t)
+		case lx.isWord(t, "NAMES") || lx.isWord(t, "CHARSET"):
+			session = true
+			end = c.scan(&vf, stopComma, t)
+		case lx.isWord(t, "CHARACTER") && lx.isWord(lx.peek(), "SET"):
+			session = true
+			end = c.scan(&vf, stopComma, lx.next())
+		case lx.isWord(t, "PASSWORD") || lx.isWord(t, "DEFAULT"):
+			write = true
+			end = c.scan(&vf, stopEnd, t)
+		case lx.isWord(t, "ROLE"):
+			session = true
+			end = c.scan(&vf, stopEnd, t)
+		default:
+			var a assignment
+			end, a = c.assignment(&vf, t, stickyGlobal)
+			switch {
+			case a.bad:
+				write = true
+			case a.global:
+				global = true
+			default:
+				session = true
+			}
+			s.flags |= a.flags
+			pin = pin || a.pin
+		}
+		replayable = replayable && vf.replayable()
+		s.facts.flags |= vf.flags
+		if lx.isEnd(end) {
+			break
+		}
+	}
+	switch {
+	case write:
+		s.kind = kindWrite
+	case global && session:
+		s.kind = kindWrite
+		s.flags |= Pin
+	case global || oneShot:
+		s.kind = kindWrite
+	case !replayable || pin:
+		s.kind = kindWrite
+		s.flags |= Pin
+	default:
+		s.kind = kindSession
+	}
+}
+
+// assignment is what one "[scope] var = value" of a SET changes.
+type assignment struct {
+	global bool  // a global variable
+	bad    bool  // not understood
+	pin    bool  // binds the session to the primary (sql_log_bin)
+	flags  Flags // AutocommitOff, AutocommitOn, SQLMode
+}
+
+// assignment reads one variable assignment whose first token t has been
+// consumed, up to and including the ',' or statement end that follows it.
+// stickyGlobal is the scope given by the last GLOBAL or SESSION keyword.
+func (c *classifier) assignment(vf *facts, t token, stickyGlobal bool) (token, assignment) {
+	lx := &c.lx
+	var a assignment
+	name := ""
+	a.global = stickyGlobal
+	switch t.kind {
+	case tokSysVar:
+		var sc scope
+		sc, name = splitScope(lx.text(t))
+		a.global = sc == scopeGlobal
+		if name == "" {
+			a.pin = true // @@`quoted`: cannot tell which variable
+		}
+	case tokUserVar:
+		a.global = false
+	case tokWord:
+		name = lx.text(t)
+		if lx.isPunct(lx.peek(), '.') { // structured variable: keycache.key_buffer_size
+			a.bad = lookupWord(name) != wOther
+			lx.next()
+			t = lx.next()
+			name = lx.text(t)
+		}
+		if t.kind != tokWord || lookupWord(name) != wOther { // SET DO = 1 is not a variable
+			a.bad = true
+		}
+	case tokIdent:
+		a.pin = true // `name`: cannot tell which variable
+	default:
+		a.bad = true
+	}
+	eq := lx.next()
+	if !lx.isPunct(eq, '=') && !(eq.kind == tokPunct && lx.text(eq) == ":=") {
+		a.bad = true
+		if lx.isEnd(eq) {
+			return eq, a
+		}
+		return c.scan(vf, stopEnd, eq), a
+	}
+
+	// Look at the value when it is one token: autocommit = 0 | 1 | ON | OFF.
+	save := c.lx
+	v := lx.next()
+	single := lx.isEnd(lx.peek()) || lx.isPunct(lx.peek(), ',')
+	c.lx = save
+
+	if !a.global && name != "" {
+		switch {
+		case equalUpper(name, "AUTOCOMMIT"):
+			if single {
+				switch {
+				case lx.isWord(v, "ON") || lx.isWord(v, "TRUE") || lx.text(v) == "1":
+					a.flags |= AutocommitOn
+				case lx.isWord(v, "OFF") || lx.isWord(v, "FALSE") || lx.text(v) == "0":
+					a.flags |= AutocommitOff
+				}
+			}
+		case equalUpper(name, "SQL_MODE"):
+			a.flags |= SQLMode
+		}
+	}
+	if name != "" && equalUpper(name, "SQL_LOG_BIN") {
+		a.pin = true
+	}
+	return c.scan(vf, stopComma, eq), a
+}
+
+// setStatement classifies SET STATEMENT var = value [, ...] FOR stmt by stmt;
+// at is the STATEMENT token. The assignments last for stmt only.
+func (c *classifier) setStatement(s *stmt, at token) {
+	var vf facts
+	end := c.scan(&vf, stopFor, at)
+	if !c.lx.isWord(end, "FOR") {
+		return
+	}
+	c.statement(s)
+	s.empty = false
+	if s.kind == kindSession {
+		s.kind = kindWrite
+	}
+	s.merge(&vf)
+}
