@@ -6,4 +6,7 @@ package frontdesk
 import (
 	// The Caddyfile surface: directive order for all Frontdesk directives.
 	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
+
+	// The capabilities, one package each.
+	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
 )

@@ -298,3 +298,24 @@ func (s *MariaDB) WaitGTID(pos string, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// LogStatements turns on the server's general log, into the table
+// mysql.general_log, so that a test can see on the server itself which
+// statements it ran (see Ran).
+func (s *MariaDB) LogStatements() {
+	s.Exec("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
+}
+
+// Ran counts the statements in the server's general log that contain
+// marker (put it in a comment of the statement under test), counting
+// executions, not preparations.
+func (s *MariaDB) Ran(marker string) int {
+	s.t.Helper()
+	n, err := s.QueryString("SELECT COUNT(*) FROM mysql.general_log WHERE command_type IN ('Query', 'Execute') "+
+		"AND argument LIKE CONCAT('%', ?, '%') AND argument NOT LIKE '%general_log%'", marker)
+	if err != nil {
+		s.t.Fatalf("MariaDB %s: reading the general log: %v", s.Name, err)
+	}
+	count, _ := strconv.Atoi(n)
+	return count
+}

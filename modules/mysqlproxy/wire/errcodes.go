@@ -19,6 +19,8 @@ const (
 	ERNotAllowedCommand                uint16 = 1148 // e.g. LOAD DATA LOCAL disabled
 	ERAbortingConnection               uint16 = 1152
 	ERNetPacketTooLarge                uint16 = 1153 // packet bigger than max_allowed_packet
+	ERMalformedPacket                  uint16 = 1835 // a command packet that cannot be parsed
+	ERStmtHasNoOpenCursor              uint16 = 1421 // COM_STMT_FETCH without an open cursor
 	ERNetReadError                     uint16 = 1158
 	ERNetReadInterrupted               uint16 = 1159
 	ERNetErrorOnWrite                  uint16 = 1160

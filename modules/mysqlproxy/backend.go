@@ -1,0 +1,246 @@
+package mysqlproxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// ioBufferSize is the size of the buffered reader and writer of every
+// connection, client and backend alike: the most a relay holds of a result.
+const ioBufferSize = 16 << 10
+
+// backendConn is one logged-in connection from a session to a backend.
+type backendConn struct {
+	addr    backendAddr
+	replica bool
+	conn    net.Conn
+	pc      *wire.Conn
+	// caps are the capabilities negotiated on this connection.
+	caps uint64
+	// status is the server status of the last reply.
+	status uint16
+	// replayed is the sequence number of the last session-log entry this
+	// connection has run.
+	replayed uint64
+}
+
+// credentials are what a backend login needs: the user name, and SHA1 of the
+// password (enough for mysql_native_password) or the password itself.
+type credentials struct {
+	user     string
+	sha1pw   []byte
+	password []byte
+}
+
+// loginOptions are the parts of the client's login passed on to backends.
+type loginOptions struct {
+	caps    uint64
+	charset uint8
+	db      string
+	attrs   []wire.Attribute
+}
+
+// backendError is a failure to reach or log in to a backend. It says which
+// backend, so the client's error message does too.
+type backendError struct {
+	addr backendAddr
+	err  error
+}
+
+func (e *backendError) Error() string { return fmt.Sprintf("backend %s: %v", e.addr, e.err) }
+func (e *backendError) Unwrap() error { return e.err }
+
+// dialBackend connects to addr and logs in as the session's user.
+func dialBackend(addr backendAddr, replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
+	conn, err := net.DialTimeout(addr.network, addr.address, timeout)
+	if err != nil {
+		return nil, &backendError{addr, err}
+	}
+	b := &backendConn{addr: addr, replica: replica, conn: conn,
+		pc: wire.NewConn(bufio.NewReaderSize(conn, ioBufferSize), bufio.NewWriterSize(conn, ioBufferSize))}
+	conn.SetDeadline(time.Now().Add(timeout))
+	if err := b.login(cred, opt); err != nil {
+		conn.Close()
+		return nil, &backendError{addr, err}
+	}
+	conn.SetDeadline(time.Time{})
+	return b, nil
+}
+
+func (b *backendConn) login(cred credentials, opt loginOptions) error {
+	p, err := b.pc.ReadPacket()
+	if err != nil {
+		return fmt.Errorf("reading handshake: %w", err)
+	}
+	hs, err := wire.ParseHandshake(p)
+	if err != nil {
+		return err
+	}
+	if missing := opt.caps &^ hs.Capabilities & layoutCaps; missing != 0 {
+		return fmt.Errorf("the backend lacks capabilities 0x%x that the client negotiated", missing)
+	}
+	b.caps = opt.caps & hs.Capabilities
+	resp := wire.HandshakeResponse{
+		Capabilities:  b.caps,
+		MaxPacketSize: 1 << 30,
+		Charset:       opt.charset,
+		Username:      cred.user,
+		Database:      opt.db,
+		AuthPlugin:    wire.AuthNativePassword,
+		Attributes:    opt.attrs,
+	}
+	if opt.db != "" {
+		resp.Capabilities |= wire.ClientConnectWithDB
+		b.caps |= wire.ClientConnectWithDB
+	}
+	resp.AuthResponse, err = cred.reply(hs.AuthPlugin, hs.Scramble)
+	if err != nil {
+		// Answer with native-password data anyway; the server switches
+		// plugins if it needs to, which reply handles below.
+		resp.AuthResponse, _ = cred.reply(wire.AuthNativePassword, hs.Scramble)
+	}
+	out, err := resp.Append(nil)
+	if err != nil {
+		return err
+	}
+	if err := b.pc.WritePacket(out); err != nil {
+		return err
+	}
+	if err := b.pc.Flush(); err != nil {
+		return err
+	}
+	for range 3 { // at most one auth switch and one more-data round
+		p, err := b.pc.ReadPacket()
+		if err != nil {
+			return fmt.Errorf("reading login reply: %w", err)
+		}
+		switch {
+		case len(p) == 0:
+			return errors.New("empty login reply")
+		case p[0] == wire.HeaderOK:
+			ok, err := wire.ParseOK(p, b.caps)
+			if err != nil {
+				return err
+			}
+			b.status = ok.Status
+			return nil
+		case p[0] == wire.HeaderERR:
+			e, err := wire.ParseERR(p)
+			if err != nil {
+				return err
+			}
+			return e
+		case p[0] == wire.HeaderAuthSwitch:
+			sw, err := wire.ParseAuthSwitchRequest(p)
+			if err != nil {
+				return err
+			}
+			data, err := cred.reply(sw.Plugin, sw.Nonce())
+			if err != nil {
+				return err
+			}
+			if err := b.pc.WritePacket(data); err != nil {
+				return err
+			}
+			if err := b.pc.Flush(); err != nil {
+				return err
+			}
+		case p[0] == wire.HeaderAuthMoreData:
+			data, _ := wire.ParseAuthMoreData(p)
+			if len(data) == 1 && data[0] == wire.CachingSHA2FastAuthOK {
+				continue // the OK follows
+			}
+			return errors.New("the backend asks for a full caching_sha2_password login, which needs TLS; " +
+				"use mysql_native_password for this account")
+		default:
+			return fmt.Errorf("unexpected login reply 0x%02x", p[0])
+		}
+	}
+	return errors.New("login did not finish")
+}
+
+// reply computes the auth data for plugin and nonce.
+func (c credentials) reply(plugin string, nonce []byte) ([]byte, error) {
+	switch plugin {
+	case wire.AuthNativePassword:
+		if c.sha1pw == nil {
+			return nil, nil // empty password
+		}
+		return wire.ScrambleFromSHA1(c.sha1pw, nonce), nil
+	case wire.AuthCachingSHA2:
+		if c.password == nil {
+			return nil, fmt.Errorf("the backend uses %s for %q, which needs the password in the config", plugin, c.user)
+		}
+		return wire.ScrambleCachingSHA2(c.password, nonce), nil
+	}
+	return nil, fmt.Errorf("the backend asks for auth plugin %q, which Frontdesk does not speak", plugin)
+}
+
+// send writes one command packet to the backend, starting a new exchange.
+func (b *backendConn) send(payload []byte) error {
+	b.pc.ResetSeq()
+	if err := b.pc.WritePacket(payload); err != nil {
+		return err
+	}
+	return b.pc.Flush()
+}
+
+// run sends a command and reads its whole reply without passing it on,
+// returning the server's error if the reply was ERR.
+func (b *backendConn) run(payload []byte) error {
+	if err := b.send(payload); err != nil {
+		return err
+	}
+	shape, ok := wire.ShapeFor(payload[0])
+	if !ok {
+		return nil
+	}
+	w := wire.NewWalker(shape, b.caps)
+	var sqlErr error
+	for !w.Done() {
+		head, err := b.pc.PeekPacket()
+		if err != nil {
+			return err
+		}
+		kind, err := w.Step(head.Length, head.Prefix)
+		if err != nil {
+			return err
+		}
+		if kind == wire.PacketERR {
+			p, err := b.pc.ReadPacket()
+			if err != nil {
+				return err
+			}
+			if sqlErr, err = wire.ParseERR(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.pc.DiscardPacket(); err != nil {
+			return err
+		}
+		if w.AwaitingLocalInfile() {
+			// Never send a file the client did not choose to send.
+			if err := b.pc.WritePacket(nil); err != nil {
+				return err
+			}
+			if err := b.pc.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	b.status = w.Status()
+	return sqlErr
+}
+
+func (b *backendConn) close() {
+	b.pc.ResetSeq()
+	_ = b.pc.WritePacket([]byte{wire.ComQuit})
+	_ = b.pc.Flush()
+	b.conn.Close()
+}

@@ -1,0 +1,83 @@
+package mysqlproxy
+
+import (
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// resetConnection runs COM_RESET_CONNECTION: every open backend connection
+// is reset (the primary's reply goes to the client), and the session forgets
+// its log, statements and pin. The current database stays, as on a server.
+func (s *session) resetConnection(p []byte) error {
+	if s.replica != nil {
+		if err := s.replica.run(p); err != nil {
+			s.dropReplica(err)
+		}
+	}
+	if s.primary != nil {
+		touched, err := s.relay(s.primary, p)
+		if err != nil {
+			return s.lost(s.primary, touched, err)
+		}
+	} else {
+		s.status = wire.StatusAutocommit
+		if err := s.sendOK(); err != nil {
+			return err
+		}
+	}
+	s.log.reset()
+	s.stmts.reset()
+	s.pinned, s.noReplica, s.last = false, false, nil
+	if s.db != s.loginDB {
+		// Connections opened later start from the login database.
+		seq := s.log.add("db", append([]byte{wire.ComInitDB}, s.db...))
+		for _, b := range []*backendConn{s.primary, s.replica} {
+			if b != nil {
+				b.replayed = seq
+			}
+		}
+	}
+	return nil
+}
+
+// changeUser runs COM_CHANGE_USER: the client logs in again, as another
+// user perhaps, and the session starts over with no backend connection.
+func (s *session) changeUser(p []byte) error {
+	cu, err := wire.ParseChangeUser(p, s.caps)
+	if err != nil {
+		return s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed COM_CHANGE_USER: %v", err))
+	}
+	// As on a server, a native-password reply is computed over the nonce
+	// of the connection's handshake; a client that used another plugin is
+	// asked to switch, with a fresh nonce.
+	nonce, reply := s.nonce, cu.AuthResponse
+	if cu.AuthPlugin != "" && cu.AuthPlugin != wire.AuthNativePassword {
+		nonce = wire.NewNonce()
+		if reply, err = s.switchToNative(nonce); err != nil {
+			return err
+		}
+	}
+	u, sha1pw := s.srv.authenticate(cu.Username, nonce, reply)
+	if u == nil {
+		s.srv.stats.loginFailures.Add(1)
+		_ = s.sendError(s.accessDenied(cu.Username, len(reply) > 0))
+		s.closeReason = "change user refused"
+		return errLoginFailed
+	}
+	s.closeBackends()
+	s.user, s.sha1pw = u, sha1pw
+	s.loginDB, s.db = cu.Database, cu.Database
+	if cu.Charset != 0 {
+		s.charset = uint8(cu.Charset)
+	}
+	s.attrs = append(cu.Attributes, frontdeskAttr)
+	s.status = wire.StatusAutocommit
+	s.log.reset()
+	s.stmts.reset()
+	s.pinned, s.noReplica = false, false
+	if s.db != "" {
+		if _, err := s.primaryConn(); err != nil {
+			return s.sendError(toSQLError(err))
+		}
+	}
+	return s.sendOK()
+}

@@ -1,0 +1,193 @@
+package mysqlproxy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// backendCaps are always asked for on backend legs, besides what the client
+// negotiated: the protocol the proxy speaks, and connection attributes to
+// say that Frontdesk is in between.
+const backendCaps = wire.ClientLongPassword | wire.ClientProtocol41 | wire.ClientSecureConnection |
+	wire.ClientPluginAuth | wire.ClientTransactions | wire.ClientConnectAttrs
+
+// relay sends a command to b and streams the reply to the client. touched
+// reports whether any byte of the reply reached the client; until then a
+// failed read may be retried elsewhere.
+func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error) {
+	if err := s.catchUp(b); err != nil {
+		return false, err
+	}
+	if err := b.send(payload); err != nil {
+		return false, err
+	}
+	shape, ok := wire.ShapeFor(payload[0])
+	if !ok {
+		return false, nil // a command without a reply
+	}
+	w := wire.NewWalker(shape, b.caps)
+	s.lastReplyFailed = false
+	for !w.Done() {
+		head, err := b.pc.PeekPacket()
+		if err != nil {
+			return touched, err
+		}
+		kind, err := w.Step(head.Length, head.Prefix)
+		if err != nil {
+			return touched, err
+		}
+		if kind == wire.PacketERR {
+			s.lastReplyFailed = true
+			s.srv.stats.errors.Add(1)
+		}
+		if err := b.pc.RelayPacket(s.pc); err != nil {
+			return true, err
+		}
+		touched = true
+		if w.AwaitingLocalInfile() {
+			if err := s.relayLocalInfile(b); err != nil {
+				return true, err
+			}
+		}
+	}
+	b.status = w.Status()
+	s.status = b.status
+	return true, s.pc.Flush()
+}
+
+// relayLocalInfile passes the file the client sends for LOAD DATA LOCAL
+// INFILE to the backend: data packets up to an empty one.
+func (s *session) relayLocalInfile(b *backendConn) error {
+	if err := s.pc.Flush(); err != nil {
+		return err
+	}
+	for {
+		head, err := s.pc.PeekPacket()
+		if err != nil {
+			return err
+		}
+		if err := s.pc.RelayPacket(b.pc); err != nil {
+			return err
+		}
+		if head.Length == 0 {
+			return b.pc.Flush()
+		}
+	}
+}
+
+// loginOptions are what backend logins take over from the client's login.
+func (s *session) loginOptions() loginOptions {
+	return loginOptions{caps: s.caps | backendCaps, charset: s.charset, db: s.loginDB, attrs: s.attrs}
+}
+
+func (s *session) credentials() credentials {
+	return credentials{user: s.user.name, sha1pw: s.sha1pw, password: s.user.password}
+}
+
+// primaryConn returns the session's primary connection, opening it (and
+// replaying the session log on it) if needed.
+func (s *session) primaryConn() (*backendConn, error) {
+	if s.primary != nil {
+		return s.primary, nil
+	}
+	b, err := dialBackend(s.srv.primary, false, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.catchUp(b); err != nil {
+		b.close()
+		return nil, &backendError{b.addr, fmt.Errorf("restoring the session: %w", err)}
+	}
+	s.primary = b
+	return b, nil
+}
+
+// replicaConn returns the session's replica connection, opening one to the
+// next replica that answers if needed.
+func (s *session) replicaConn() (*backendConn, error) {
+	if s.replica != nil {
+		return s.replica, nil
+	}
+	var errs []error
+	n := len(s.srv.replicas)
+	for i := range n {
+		addr := s.srv.replicas[(int(s.id)+i)%n]
+		b, err := dialBackend(addr, true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.replica = b
+		return b, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// catchUp runs on b the session-log entries it has not run yet.
+func (s *session) catchUp(b *backendConn) error {
+	for _, e := range s.log.since(b.replayed) {
+		if err := b.run(e.payload); err != nil {
+			var se *wire.SQLError
+			if errors.As(err, &se) && b.replica {
+				// The replica cannot reproduce the session (a database or
+				// variable it lacks): read from the primary from now on.
+				s.noReplica = true
+			}
+			return err
+		}
+		b.replayed = e.seq
+	}
+	return nil
+}
+
+// dropReplica closes the replica connection after a failure.
+func (s *session) dropReplica(err error) {
+	if s.replica == nil {
+		return
+	}
+	s.logger.Warn("replica connection failed", zap.String("replica", s.replica.addr.String()), zap.Error(err))
+	s.forget(s.replica)
+	s.replica.conn.Close()
+	s.replica = nil
+}
+
+// lost handles a broken backend connection. A session whose state lived
+// only there (a transaction, a pin) or whose client already got part of a
+// reply cannot go on: it ends. Otherwise the client gets an error and the
+// next statement opens a new connection with the session log replayed.
+func (s *session) lost(b *backendConn, touched bool, err error) error {
+	inTx := b.status&wire.StatusInTrans != 0 || b.status&wire.StatusAutocommit == 0
+	s.forget(b)
+	b.conn.Close()
+	if b.replica {
+		s.replica = nil
+	} else {
+		s.primary = nil
+	}
+	s.srv.stats.errors.Add(1)
+	if touched || inTx || (s.pinned && !b.replica) {
+		return fmt.Errorf("backend %s failed mid-session: %w", b.addr, err)
+	}
+	s.logger.Warn("backend connection failed", zap.String("backend", b.addr.String()), zap.Error(err))
+	return s.sendError(wire.NewSQLError(wire.ERUnknownError, "Frontdesk: lost the connection to backend %s: %v", b.addr, err))
+}
+
+// forget drops what the session knew about b.
+func (s *session) forget(b *backendConn) {
+	if s.last == b {
+		s.last = nil
+	}
+	s.stmts.forget(b)
+}
+
+func errField(err error) zap.Field {
+	if err == nil {
+		return zap.Skip()
+	}
+	return zap.Error(err)
+}

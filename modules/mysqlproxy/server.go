@@ -1,0 +1,207 @@
+package mysqlproxy
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// Server is one MySQL proxy: the addresses it listens on, the cluster it
+// fronts, the users who may log in, and how it routes.
+type Server struct {
+	// Listen is the list of addresses to accept client connections on, in
+	// Caddy's [network address](/docs/conventions#network-addresses) form:
+	// "127.0.0.1:3307", "tcp/:3307" or "unix//run/frontdesk/mysql.sock".
+	Listen []string `json:"listen,omitempty"`
+
+	// Cluster is the primary and the replicas behind this server.
+	Cluster Cluster `json:"cluster"`
+
+	// Users are the accounts that may log in through this server. The proxy
+	// logs in to the backends as the same user, so each must exist, with the
+	// same password, on every backend.
+	Users []User `json:"users,omitempty"`
+
+	// ConnectTimeout bounds opening a connection to a backend, login
+	// included. Default: 5s.
+	ConnectTimeout caddy.Duration `json:"connect_timeout,omitempty"`
+
+	// HandshakeTimeout bounds a client's login to the proxy. Default: 10s.
+	HandshakeTimeout caddy.Duration `json:"handshake_timeout,omitempty"`
+
+	// IdleTimeout closes a client session that sends nothing for this long,
+	// as the server's wait_timeout would. Default: 8h.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// Routing tunes where statements go.
+	Routing Routing `json:"routing,omitempty"`
+
+	name       string
+	listenKeys []string
+	addrs      []caddy.NetworkAddress
+	primary    backendAddr
+	replicas   []backendAddr
+	users      map[string]*user
+	stats      *serverStats
+	logger     *zap.Logger
+	listeners  []*sharedListener
+	sessions   *sessionSet
+}
+
+// Cluster names the backends of a server.
+type Cluster struct {
+	// Primary takes the writes and anything that is not provably a
+	// side-effect-free read: "host:port" or "unix//path/to/mysqld.sock".
+	Primary string `json:"primary"`
+
+	// Replicas serve side-effect-free reads; each "host:port" or
+	// "unix//path/to/mysqld.sock". With none, everything goes to the primary.
+	Replicas []string `json:"replicas,omitempty"`
+}
+
+// Routing tunes where statements go.
+type Routing struct {
+	// MaxSessionLog bounds the session-command log that is replayed on a
+	// replica connection before its next use (USE, SET NAMES, SET SESSION,
+	// user variables, text PREPARE). The log is compacted (the last SET of a
+	// variable wins); a session whose log outgrows the bound reads from the
+	// primary from then on. Default: 256.
+	MaxSessionLog int `json:"max_session_log,omitempty"`
+
+	// AllowLocalInfile lets clients run LOAD DATA LOCAL INFILE, which makes
+	// the server ask the client for a file. Default: off, and such
+	// statements get a clear error.
+	AllowLocalInfile bool `json:"allow_local_infile,omitempty"`
+}
+
+// Defaults of the server settings.
+const (
+	defaultConnectTimeout   = 5 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultIdleTimeout      = 8 * time.Hour
+	defaultMaxSessionLog    = 256
+)
+
+// backendAddr is a parsed backend address.
+type backendAddr struct {
+	network, address string
+}
+
+func (b backendAddr) String() string {
+	if b.network == "unix" {
+		return "unix/" + b.address
+	}
+	return b.address
+}
+
+func (s *Server) provision(ctx caddy.Context, name string) error {
+	s.name = name
+	s.logger = ctx.Logger().With(zap.String("server", name))
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = caddy.Duration(defaultConnectTimeout)
+	}
+	if s.HandshakeTimeout == 0 {
+		s.HandshakeTimeout = caddy.Duration(defaultHandshakeTimeout)
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
+	}
+	if s.Routing.MaxSessionLog == 0 {
+		s.Routing.MaxSessionLog = defaultMaxSessionLog
+	}
+	for i, l := range s.Listen {
+		na, err := caddy.ParseNetworkAddress(l)
+		if err != nil {
+			return fmt.Errorf("listen[%d] %q: %v", i, l, err)
+		}
+		if na.PortRangeSize() > 1 {
+			return fmt.Errorf("listen[%d] %q: port ranges are not supported", i, l)
+		}
+		s.addrs = append(s.addrs, na)
+		s.listenKeys = append(s.listenKeys, na.String())
+	}
+	var err error
+	if s.Cluster.Primary == "" {
+		return fmt.Errorf("cluster.primary is required")
+	}
+	if s.primary, err = parseBackend(s.Cluster.Primary); err != nil {
+		return fmt.Errorf("cluster.primary: %v", err)
+	}
+	for i, r := range s.Cluster.Replicas {
+		b, err := parseBackend(r)
+		if err != nil {
+			return fmt.Errorf("cluster.replicas[%d]: %v", i, err)
+		}
+		s.replicas = append(s.replicas, b)
+	}
+	if s.users, err = provisionUsers(s.Users); err != nil {
+		return err
+	}
+	s.stats = statsFor(name)
+	s.sessions = newSessionSet()
+	return nil
+}
+
+func parseBackend(addr string) (backendAddr, error) {
+	if path, ok := strings.CutPrefix(addr, "unix/"); ok {
+		if path == "" {
+			return backendAddr{}, fmt.Errorf("%q: empty socket path", addr)
+		}
+		return backendAddr{network: "unix", address: path}, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return backendAddr{}, fmt.Errorf("%q is not host:port or unix//path", addr)
+	}
+	return backendAddr{network: "tcp", address: addr}, nil
+}
+
+func (s *Server) validate() error {
+	switch {
+	case len(s.Listen) == 0:
+		return fmt.Errorf("listen: at least one address is required")
+	case len(s.Users) == 0:
+		return fmt.Errorf("users: at least one user is required")
+	case s.ConnectTimeout < 0:
+		return fmt.Errorf("connect_timeout must not be negative")
+	case s.HandshakeTimeout < 0:
+		return fmt.Errorf("handshake_timeout must not be negative")
+	case s.IdleTimeout < 0:
+		return fmt.Errorf("idle_timeout must not be negative")
+	case s.Routing.MaxSessionLog < 0:
+		return fmt.Errorf("routing.max_session_log must not be negative")
+	}
+	return nil
+}
+
+// start takes over (or opens) the server's listeners.
+func (s *Server) start() error {
+	for i, na := range s.addrs {
+		l, err := acquireListener(s.listenKeys[i], na)
+		if err != nil {
+			s.stop()
+			return fmt.Errorf("listen %s: %v", s.Listen[i], err)
+		}
+		s.listeners = append(s.listeners, l)
+		l.serveWith(s)
+		s.logger.Info("listening", zap.String("address", s.listenKeys[i]))
+	}
+	return nil
+}
+
+// stop hands the listeners back (closing them unless the next config serves
+// them too). On a reload the sessions of this config go on until their
+// clients leave; when the process exits, they end at their next idle point.
+func (s *Server) stop() {
+	for _, l := range s.listeners {
+		l.release(s)
+	}
+	s.listeners = nil
+	if caddy.Exiting() {
+		s.sessions.stopAll()
+	}
+}

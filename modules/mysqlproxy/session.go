@@ -1,0 +1,272 @@
+package mysqlproxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/classify"
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// session is one client connection and the backend connections it uses:
+// at most one to the primary and one to a replica, opened when first needed.
+type session struct {
+	srv    *Server
+	id     uint32
+	client net.Conn
+	pc     *wire.Conn
+	// caps are the capabilities negotiated with the client; every backend
+	// leg has the same layout-changing ones.
+	caps uint64
+
+	user   *user
+	sha1pw []byte
+	// nonce is the handshake's, which COM_CHANGE_USER replies use too.
+	nonce   []byte
+	charset uint8
+	attrs   []wire.Attribute
+	// loginDB is the database given at login; every backend connection
+	// starts there and replays the log from there.
+	loginDB string
+	// db is the current database.
+	db string
+	// status is the server status of the last reply the client saw.
+	status uint16
+
+	primary, replica *backendConn
+	// last ran the previous statement: per-connection answers
+	// (LAST_INSERT_ID(), FOUND_ROWS(), SHOW WARNINGS) go there.
+	last *backendConn
+	// pinned binds the session to the primary connection for good: it holds
+	// state that cannot be reproduced elsewhere (temporary tables, locks).
+	pinned bool
+	// noReplica is set when replaying the session log on a replica failed:
+	// the session's reads go to the primary from then on.
+	noReplica bool
+	// lastReplyFailed reports whether the last relayed reply was an ERR.
+	lastReplyFailed bool
+	log             sessionLog
+	stmts           stmtTable
+
+	closeReason string
+	logger      *zap.Logger
+
+	// mu guards idle and stopping: a stopping server ends idle sessions at
+	// once and busy ones when their command is done.
+	mu       sync.Mutex
+	idle     bool
+	stopping bool
+}
+
+// serve runs a client session to its end.
+func (srv *Server) serve(conn net.Conn) {
+	s := &session{
+		srv:    srv,
+		id:     connectionIDs.Add(1),
+		client: conn,
+		pc:     wire.NewConn(bufio.NewReaderSize(conn, ioBufferSize), bufio.NewWriterSize(conn, ioBufferSize)),
+		log:    sessionLog{limit: srv.Routing.MaxSessionLog},
+	}
+	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))
+	srv.sessions.add(s)
+	srv.stats.sessionsOpen.Add(1)
+	srv.stats.sessionsTotal.Add(1)
+	began := time.Now()
+	err := s.login()
+	if err == nil {
+		s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
+		err = s.loop()
+	}
+	s.closeBackends()
+	conn.Close()
+	srv.sessions.remove(s)
+	srv.stats.sessionsOpen.Add(-1)
+	reason := s.closeReason
+	switch {
+	case reason != "":
+	case err == nil || errors.Is(err, io.EOF):
+		reason = "client left"
+	default:
+		reason = err.Error()
+	}
+	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
+}
+
+// loop reads client commands until the client quits or the connection
+// breaks.
+func (s *session) loop() error {
+	for {
+		s.pc.ResetSeq()
+		if s.setIdle(true) {
+			s.closeReason = "server stopped"
+			return nil
+		}
+		p, err := s.pc.ReadPacket()
+		if s.setIdle(false) {
+			s.closeReason = "server stopped"
+			return nil
+		}
+		if errors.Is(err, wire.ErrPacketTooLarge) {
+			if err := s.sendError(wire.NewSQLError(wire.ERNetPacketTooLarge, "Got a packet bigger than %d bytes", s.pc.MaxPayload)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				s.closeReason = "idle timeout"
+			}
+			return err
+		}
+		if len(p) == 0 {
+			if err := s.sendError(wire.NewSQLError(wire.ERUnknownComError, "Empty command packet")); err != nil {
+				return err
+			}
+			continue
+		}
+		if p[0] == wire.ComQuit {
+			s.closeReason = "client quit"
+			return nil
+		}
+		if err := s.dispatch(p); err != nil {
+			return err
+		}
+	}
+}
+
+// setIdle marks whether the session waits for a command, arming the idle
+// timeout while it does, and reports whether the server is stopping.
+func (s *session) setIdle(idle bool) (stopping bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = idle
+	switch {
+	case s.stopping:
+	case idle:
+		s.client.SetReadDeadline(time.Now().Add(time.Duration(s.srv.IdleTimeout)))
+	default:
+		s.client.SetReadDeadline(time.Time{})
+	}
+	return s.stopping
+}
+
+// dispatch runs one client command. An error ends the session.
+func (s *session) dispatch(p []byte) error {
+	switch p[0] {
+	case wire.ComQuery:
+		return s.query(p)
+	case wire.ComPing:
+		return s.sendOK()
+	case wire.ComInitDB:
+		return s.initDB(p)
+	case wire.ComSetOption:
+		return s.sessionCommand(p, classify.Result{Route: classify.Session})
+	case wire.ComFieldList:
+		return s.fieldList(p)
+	case wire.ComStatistics, wire.ComProcessInfo, wire.ComProcessKill, wire.ComRefresh, wire.ComDebug:
+		return s.onPrimary(p)
+	case wire.ComResetConnection:
+		return s.resetConnection(p)
+	case wire.ComChangeUser:
+		return s.changeUser(p)
+	case wire.ComStmtPrepare:
+		return s.stmtPrepare(p)
+	case wire.ComStmtExecute:
+		return s.stmtExecute(p)
+	case wire.ComStmtSendLongData:
+		return s.stmtSendLongData(p)
+	case wire.ComStmtClose:
+		return s.stmtClose(p)
+	case wire.ComStmtReset:
+		return s.stmtReset(p)
+	case wire.ComStmtFetch:
+		return s.stmtFetch(p)
+	}
+	s.srv.stats.errors.Add(1)
+	return s.sendError(wire.NewSQLError(wire.ERUnknownComError, "Unknown command 0x%02x", p[0]))
+}
+
+// sendOK answers the client with OK and the session's status.
+func (s *session) sendOK() error {
+	ok := wire.OK{Status: s.status}
+	return s.writeAndFlush(ok.Append(nil, s.caps))
+}
+
+// sendError answers the client with an ERR packet.
+func (s *session) sendError(e *wire.SQLError) error {
+	return s.writeAndFlush(e.Append(nil))
+}
+
+func (s *session) writeAndFlush(payload []byte) error {
+	if err := s.pc.WritePacket(payload); err != nil {
+		return err
+	}
+	return s.pc.Flush()
+}
+
+// toSQLError turns a failure into the error the client sees: the server's
+// own error when a backend refused, else a clear proxy error naming the
+// backend.
+func toSQLError(err error) *wire.SQLError {
+	var se *wire.SQLError
+	if errors.As(err, &se) {
+		return se
+	}
+	return wire.NewSQLError(wire.ERUnknownError, "Frontdesk: %v", err)
+}
+
+func (s *session) closeBackends() {
+	for _, b := range []*backendConn{s.primary, s.replica} {
+		if b != nil {
+			b.close()
+		}
+	}
+	s.primary, s.replica, s.last = nil, nil, nil
+}
+
+// stop ends the session now if it waits for a command, else when the
+// command it runs is done.
+func (s *session) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	if s.idle {
+		s.client.SetReadDeadline(time.Now())
+	}
+}
+
+// sessionSet is the live sessions of one server config.
+type sessionSet struct {
+	mu  sync.Mutex
+	all map[*session]struct{}
+}
+
+func newSessionSet() *sessionSet { return &sessionSet{all: map[*session]struct{}{}} }
+
+func (ss *sessionSet) add(s *session) {
+	ss.mu.Lock()
+	ss.all[s] = struct{}{}
+	ss.mu.Unlock()
+}
+
+func (ss *sessionSet) remove(s *session) {
+	ss.mu.Lock()
+	delete(ss.all, s)
+	ss.mu.Unlock()
+}
+
+// stopAll ends every session at its next idle point.
+func (ss *sessionSet) stopAll() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for s := range ss.all {
+		s.stop()
+	}
+}

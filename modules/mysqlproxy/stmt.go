@@ -1,0 +1,385 @@
+package mysqlproxy
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/classify"
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// directExecuteID is MariaDB's statement id meaning "the statement prepared
+// last" in COM_STMT_EXECUTE.
+const directExecuteID = 0xFFFFFFFF
+
+// preparedStmt is a client's prepared statement. The client sees the
+// proxy's id; each backend connection that prepared it has its own.
+type preparedStmt struct {
+	id uint32
+	// prepare is the COM_STMT_PREPARE packet, to prepare it again elsewhere.
+	prepare []byte
+	// class is the statement's classification, decided once at PREPARE.
+	class  classify.Result
+	params int
+	// types are the parameter types the client bound last (2 bytes each),
+	// sent along to a backend that has not seen them yet.
+	types []byte
+	// on maps each backend connection that prepared it to its id there.
+	on map[*backendConn]*backendStmt
+	// last ran the statement last, or got its long data: cursors, resets
+	// and the execute after long data go there.
+	last *backendConn
+	// longData is set while parameter data sent to last awaits the execute.
+	longData bool
+}
+
+// pendingLongData reports whether b holds parameter data for the next
+// execute, which must then run on b.
+func (st *preparedStmt) pendingLongData(b *backendConn) bool { return st.longData && st.last == b }
+
+// backendStmt is a statement prepared on one backend connection.
+type backendStmt struct {
+	id    uint32
+	typed bool // the backend has been sent the parameter types
+}
+
+// stmtTable holds a session's prepared statements.
+type stmtTable struct {
+	byID map[uint32]*preparedStmt
+	next uint32
+	// lastPrepared serves MariaDB's direct execute.
+	lastPrepared uint32
+}
+
+func (t *stmtTable) get(id uint32) *preparedStmt {
+	if id == directExecuteID {
+		id = t.lastPrepared
+	}
+	return t.byID[id]
+}
+
+// forget drops b from every statement, when b is closed.
+func (t *stmtTable) forget(b *backendConn) {
+	for _, st := range t.byID {
+		delete(st.on, b)
+		if st.last == b {
+			st.last = nil
+		}
+	}
+}
+
+func (t *stmtTable) reset() { t.byID = nil }
+
+// stmtTarget picks the connection for a prepared statement by the class
+// remembered at PREPARE, as for a text statement.
+func (s *session) stmtTarget(st *preparedStmt) (*backendConn, error) {
+	if b := s.txConn(); b != nil {
+		return b, nil
+	}
+	if st.class.Route == classify.Replica && s.replicaUsable() {
+		if b, err := s.replicaConn(); err == nil {
+			if err := s.catchUp(b); err == nil {
+				return b, nil
+			}
+			s.dropReplica(err)
+		}
+	}
+	return s.primaryConn()
+}
+
+// stmtPrepare prepares a statement on the connection its class routes to
+// and gives the client the proxy's id for it.
+func (s *session) stmtPrepare(p []byte) error {
+	st := &preparedStmt{
+		prepare: append([]byte(nil), p...),
+		class:   classify.Classify(string(p[1:]), classify.Options{NoBackslashEscapes: s.status&wire.StatusNoBackslashEscapes != 0}),
+		on:      map[*backendConn]*backendStmt{},
+	}
+	if st.class.Has(classify.Multi) || st.class.Route != classify.Replica {
+		st.class.Route = classify.Primary
+	}
+	b, err := s.stmtTarget(st)
+	if err != nil {
+		s.srv.stats.errors.Add(1)
+		return s.sendError(toSQLError(err))
+	}
+	if err := b.send(p); err != nil {
+		return s.lost(b, false, err)
+	}
+	first, err := b.pc.ReadPacket()
+	if err != nil {
+		return s.lost(b, false, err)
+	}
+	if len(first) > 0 && first[0] == wire.HeaderERR {
+		s.lastReplyFailed = true
+		s.srv.stats.errors.Add(1)
+		return s.writeAndFlush(first)
+	}
+	ok, err := wire.ParseStmtPrepareOK(first)
+	if err != nil {
+		return s.lost(b, true, err)
+	}
+	s.stmts.next++
+	st.id, st.params = s.stmts.next, int(ok.Params)
+	st.on[b] = &backendStmt{id: ok.StatementID}
+	reply := ok
+	reply.StatementID = st.id
+	if err := s.pc.WritePacket(reply.Append(nil)); err != nil {
+		return err
+	}
+	// The parameter and column definitions follow as they are.
+	w := wire.NewWalker(wire.ShapePrepare, b.caps)
+	if _, err := w.Step(len(first), first[:min(len(first), wire.PrefixSize)]); err != nil {
+		return s.lost(b, true, err)
+	}
+	for !w.Done() {
+		head, err := b.pc.PeekPacket()
+		if err == nil {
+			_, err = w.Step(head.Length, head.Prefix)
+		}
+		if err == nil {
+			err = b.pc.RelayPacket(s.pc)
+		}
+		if err != nil {
+			return s.lost(b, true, err)
+		}
+	}
+	if s.stmts.byID == nil {
+		s.stmts.byID = map[uint32]*preparedStmt{}
+	}
+	s.stmts.byID[st.id] = st
+	s.stmts.lastPrepared = st.id
+	s.done(b, st.class)
+	return s.pc.Flush()
+}
+
+// prepareOn makes sure st is prepared on b, preparing it there if needed.
+func (s *session) prepareOn(b *backendConn, st *preparedStmt) (*backendStmt, error) {
+	if bs := st.on[b]; bs != nil {
+		return bs, nil
+	}
+	if err := b.send(st.prepare); err != nil {
+		return nil, err
+	}
+	w := wire.NewWalker(wire.ShapePrepare, b.caps)
+	var bs *backendStmt
+	var stmtErr error
+	for !w.Done() {
+		head, err := b.pc.PeekPacket()
+		if err != nil {
+			return nil, err
+		}
+		kind, err := w.Step(head.Length, head.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		if bs != nil || (kind != wire.PacketPrepareOK && kind != wire.PacketERR) {
+			if err := b.pc.DiscardPacket(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, err := b.pc.ReadPacket()
+		if err != nil {
+			return nil, err
+		}
+		if kind == wire.PacketERR {
+			stmtErr, _ = wire.ParseERR(p)
+			continue
+		}
+		ok, err := wire.ParseStmtPrepareOK(p)
+		if err != nil {
+			return nil, err
+		}
+		bs = &backendStmt{id: ok.StatementID}
+	}
+	if stmtErr != nil {
+		return nil, stmtErr
+	}
+	st.on[b] = bs
+	return bs, nil
+}
+
+// stmtCommand finds the statement a COM_STMT_* packet names, answering the
+// client with an error if there is none.
+func (s *session) stmtCommand(p []byte) (*preparedStmt, error) {
+	if len(p) < 5 {
+		return nil, s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet"))
+	}
+	st := s.stmts.get(binary.LittleEndian.Uint32(p[1:5]))
+	if st == nil {
+		s.srv.stats.errors.Add(1)
+		return nil, s.sendError(wire.NewSQLError(wire.ERUnknownStmtHandler,
+			"Unknown prepared statement handler (%d) given to mysqld_stmt", binary.LittleEndian.Uint32(p[1:5])))
+	}
+	return st, nil
+}
+
+// forBackend returns a copy of a COM_STMT_* packet with the backend's id.
+func forBackend(p []byte, id uint32) []byte {
+	out := append([]byte(nil), p...)
+	binary.LittleEndian.PutUint32(out[1:5], id)
+	return out
+}
+
+// stmtExecute runs a prepared statement where its class and the session's
+// state send it, preparing it there first if needed.
+func (s *session) stmtExecute(p []byte) error {
+	st, err := s.stmtCommand(p)
+	if st == nil {
+		return err
+	}
+	b := st.last
+	if b == nil || !st.pendingLongData(b) {
+		if b, err = s.stmtTarget(st); err != nil {
+			s.srv.stats.errors.Add(1)
+			return s.sendError(toSQLError(err))
+		}
+	}
+	bs, err := s.prepareOn(b, st)
+	if err != nil {
+		return s.stmtFailed(b, err)
+	}
+	out, err := st.bindTypes(forBackend(p, bs.id), bs)
+	if err != nil {
+		return s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet: %v", err))
+	}
+	touched, err := s.relay(b, out)
+	if err != nil {
+		return s.lost(b, touched, err)
+	}
+	st.last = b
+	st.longData = false
+	s.done(b, st.class)
+	return nil
+}
+
+// stmtFailed answers a failure to prepare a statement on a backend.
+func (s *session) stmtFailed(b *backendConn, err error) error {
+	if se, ok := err.(*wire.SQLError); ok {
+		s.srv.stats.errors.Add(1)
+		return s.sendError(se)
+	}
+	return s.lost(b, false, err)
+}
+
+// bindTypes keeps the parameter types a client binds, and adds them to an
+// execute that relies on earlier ones (new_params_bound_flag 0) when the
+// backend has not been sent them.
+func (st *preparedStmt) bindTypes(p []byte, bs *backendStmt) ([]byte, error) {
+	if st.params == 0 {
+		return p, nil
+	}
+	// id(4) flags(1) iterations(4) null-bitmap new-params-bound-flag [types]
+	flagAt := 1 + 4 + 1 + 4 + (st.params+7)/8
+	if len(p) <= flagAt {
+		return nil, errShortExecute
+	}
+	if p[flagAt] == 1 {
+		end := flagAt + 1 + 2*st.params
+		if len(p) < end {
+			return nil, errShortExecute
+		}
+		st.types = append(st.types[:0], p[flagAt+1:end]...)
+		bs.typed = true
+		return p, nil
+	}
+	if bs.typed || st.types == nil {
+		return p, nil
+	}
+	out := make([]byte, 0, len(p)+len(st.types))
+	out = append(out, p[:flagAt]...)
+	out = append(out, 1)
+	out = append(out, st.types...)
+	out = append(out, p[flagAt+1:]...)
+	bs.typed = true
+	return out, nil
+}
+
+var errShortExecute = errors.New("COM_STMT_EXECUTE is shorter than its parameters")
+
+// stmtSendLongData passes parameter data to the connection that will run
+// the statement's next execute. There is no reply.
+func (s *session) stmtSendLongData(p []byte) error {
+	if len(p) < 7 {
+		return nil // no reply is allowed, not even an error
+	}
+	st := s.stmts.get(binary.LittleEndian.Uint32(p[1:5]))
+	if st == nil {
+		return nil
+	}
+	b := st.last
+	if !st.pendingLongData(b) {
+		var err error
+		if b, err = s.stmtTarget(st); err != nil {
+			return nil // the execute reports the failure
+		}
+	}
+	bs, err := s.prepareOn(b, st)
+	if err != nil {
+		if _, ok := err.(*wire.SQLError); ok {
+			return nil
+		}
+		return s.lost(b, false, err)
+	}
+	if err := b.send(forBackend(p, bs.id)); err != nil {
+		return s.lost(b, false, err)
+	}
+	st.last, st.longData = b, true
+	return nil
+}
+
+// stmtClose closes a statement on every connection that prepared it. There
+// is no reply.
+func (s *session) stmtClose(p []byte) error {
+	if len(p) < 5 {
+		return nil
+	}
+	id := binary.LittleEndian.Uint32(p[1:5])
+	st := s.stmts.get(id)
+	if st == nil {
+		return nil
+	}
+	for b, bs := range st.on {
+		if err := b.send(forBackend(p, bs.id)); err != nil {
+			return s.lost(b, false, err)
+		}
+	}
+	delete(s.stmts.byID, st.id)
+	return nil
+}
+
+// stmtReset resets a statement's long data and cursor where it last ran.
+func (s *session) stmtReset(p []byte) error {
+	st, err := s.stmtCommand(p)
+	if st == nil {
+		return err
+	}
+	st.longData = false
+	b := st.last
+	if b == nil {
+		return s.sendOK() // nothing to reset anywhere
+	}
+	touched, err := s.relay(b, forBackend(p, st.on[b].id))
+	if err != nil {
+		return s.lost(b, touched, err)
+	}
+	return nil
+}
+
+// stmtFetch reads rows from the cursor the statement's last execute opened.
+func (s *session) stmtFetch(p []byte) error {
+	st, err := s.stmtCommand(p)
+	if st == nil {
+		return err
+	}
+	b := st.last
+	if b == nil {
+		return s.sendError(wire.NewSQLError(wire.ERStmtHasNoOpenCursor, "The statement (%d) has no open cursor", st.id))
+	}
+	touched, err := s.relay(b, forBackend(p, st.on[b].id))
+	if err != nil {
+		return s.lost(b, touched, err)
+	}
+	return nil
+}
