@@ -17,6 +17,7 @@ const ioBufferSize = 16 << 10
 // backendConn is one logged-in connection from a session to a backend.
 type backendConn struct {
 	addr    backendAddr
+	node    *node
 	replica bool
 	conn    net.Conn
 	pc      *wire.Conn
@@ -242,9 +243,19 @@ func (b *backendConn) run(payload []byte) error {
 	return sqlErr
 }
 
+// close says goodbye to the backend and closes the connection.
 func (b *backendConn) close() {
 	b.pc.ResetSeq()
 	_ = b.pc.WritePacket([]byte{wire.ComQuit})
 	_ = b.pc.Flush()
+	b.drop()
+}
+
+// drop closes the connection without a word, after a failure.
+func (b *backendConn) drop() {
 	b.conn.Close()
+	if b.node != nil {
+		b.node.conns.Add(-1)
+		b.node = nil
+	}
 }

@@ -20,6 +20,7 @@ func provisionJSON(t *testing.T, cfg string) (*App, error) {
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
+	t.Cleanup(func() { app.Cleanup() })
 	if err := app.Provision(ctx); err != nil {
 		return nil, err
 	}
