@@ -69,8 +69,9 @@ type sbResult struct {
 // (without transactions, so that reads may split) at 8 and 32 threads,
 // straight to the primary, through HAProxy in TCP mode in front of the
 // primary (the cheapest relay: the floor of what any proxy costs on this
-// machine), and through Frontdesk spreading the reads over two replicas.
-// It prints QPS, p95 latency, the ratios against direct and HAProxy, and the
+// machine), through Frontdesk spreading the reads over two replicas, and,
+// to tell the relay's cost from the split's, through Frontdesk with no
+// replicas (every statement to the primary, as with HAProxy). It prints QPS, p95 latency, the ratios against direct and HAProxy, and the
 // proxies' CPU per query, and the top functions of a CPU profile of
 // Frontdesk taken during one run.
 func TestBenchMySQL(t *testing.T) {
@@ -78,19 +79,19 @@ func TestBenchMySQL(t *testing.T) {
 	if _, err := exec.LookPath("sysbench"); err != nil {
 		harness.Unavailable(t, "sysbench not found (apt-get install sysbench): %v", err)
 	}
-	m := startMySQLProxy(t)
-	for _, s := range m.cluster.All() {
-		s.Exec("SET GLOBAL general_log = 0") // measure the servers, not their logs
-	}
-	haproxy := startHAProxy(t, m.cluster.Primary.Addr())
+	c := harness.StartCluster(t, 2)
+	split, primaryOnly := harness.FreeAddr(t), harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly), harness.Caddyfile)
+	haproxy := startHAProxy(t, c.Primary.Addr())
 	targets := []sbTarget{
-		{"direct", m.cluster.Primary.Addr(), 0},
+		{"direct", c.Primary.Addr(), 0},
 		{"haproxy-tcp", haproxy.addr, haproxy.PID()},
-		{"frontdesk", m.addr, m.fd.PID()},
+		{"frontdesk", split, fd.PID()},
+		{"fd-primary-only", primaryOnly, fd.PID()},
 	}
 
-	sysbench(t, "oltp_point_select", m.cluster.Primary.Addr(), "prepare", 1, 5*time.Minute)
-	m.cluster.WaitReplicated()
+	sysbench(t, "oltp_point_select", c.Primary.Addr(), "prepare", 1, 5*time.Minute)
+	c.WaitReplicated()
 	// Warm every server's buffer pool and every path once.
 	for _, tg := range targets {
 		sysbench(t, "oltp_read_only", tg.addr, "run", 8, 2*time.Second, "--skip_trx=on")
@@ -112,9 +113,9 @@ func TestBenchMySQL(t *testing.T) {
 			for _, tg := range targets {
 				var prof chan string
 				if tg.name == "frontdesk" && w.name == "oltp_point_select" && threads == 32 {
-					prof = profileFrontdesk(t, m.fd)
+					prof = profileFrontdesk(t, fd)
 				}
-				r.results[tg.name] = runMeasured(t, m.cluster, w, tg, threads)
+				r.results[tg.name] = runMeasured(t, c, w, tg, threads)
 				if prof != nil {
 					if top := <-prof; top != "" {
 						t.Logf("CPU profile of frontdesk during %s, %d threads:\n%s", w.name, threads, top)
@@ -132,32 +133,57 @@ func TestBenchMySQL(t *testing.T) {
 		direct, hap := r.results["direct"], r.results["haproxy-tcp"]
 		for _, tg := range targets {
 			res := r.results[tg.name]
-			cpu, split := "-", "-"
+			cpu, share := "-", "-"
 			if tg.pid != 0 && res.queries > 0 {
 				cpu = fmt.Sprintf("%.1f", float64(res.cpu.Microseconds())/float64(res.queries))
 			}
 			if total := res.primaryReads + res.replicaReads; total > 0 {
-				split = fmt.Sprintf("%.0f%%", 100*float64(res.replicaReads)/float64(total))
+				share = fmt.Sprintf("%.0f%%", 100*float64(res.replicaReads)/float64(total))
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.2f\t%.2fx\t%.2fx\t%s\t%s\t\n", r.workload, r.threads, tg.name,
-				res.qps, res.p95ms, safeDiv(res.qps, direct.qps), safeDiv(res.qps, hap.qps), cpu, split)
+				res.qps, res.p95ms, safeDiv(res.qps, direct.qps), safeDiv(res.qps, hap.qps), cpu, share)
 		}
 	}
 	tw.Flush()
 	t.Logf("sysbench, %d tables x %d rows, %s per run, prepared statements; %d CPUs shared by sysbench, MariaDB and the proxy:\n%s",
 		sbTables, sbTableSize, sbRunTime(), runtime.NumCPU(), b.String())
 	for _, r := range rows {
-		fd, hap := r.results["frontdesk"], r.results["haproxy-tcp"]
+		got, hap := r.results["frontdesk"], r.results["haproxy-tcp"]
 		verdict := "meets"
-		if safeDiv(fd.qps, hap.qps) < 0.8 {
+		if safeDiv(got.qps, hap.qps) < 0.8 {
 			verdict = "misses"
 		}
-		t.Logf("%s at %d threads: frontdesk/haproxy %.2fx %s the 0.8x target", r.workload, r.threads, safeDiv(fd.qps, hap.qps), verdict)
-		if fd.primaryReads > fd.replicaReads/20 {
+		t.Logf("%s at %d threads: frontdesk/haproxy %.2fx %s the 0.8x target", r.workload, r.threads, safeDiv(got.qps, hap.qps), verdict)
+		if got.primaryReads > got.replicaReads/20 {
 			t.Errorf("%s at %d threads: frontdesk sent %d reads to the primary and %d to replicas: it did not split",
-				r.workload, r.threads, fd.primaryReads, fd.replicaReads)
+				r.workload, r.threads, got.primaryReads, got.replicaReads)
 		}
 	}
+}
+
+// benchMySQLCaddyfile configures one Frontdesk process with two mysql
+// servers on the cluster: split, which spreads reads over the replicas, and
+// primaryOnly, which has no replicas and so relays everything to the
+// primary, the same path as HAProxy's.
+func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly string) string {
+	return fmt.Sprintf(`{
+	admin {$%s}
+	mysql {
+		server split {
+			listen %s
+			primary %s
+			replicas %s %s
+			user %s %s
+		}
+		server primary_only {
+			listen %s
+			primary %s
+			user %s %s
+		}
+	}
+}
+`, harness.AdminEnv, split, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword,
+		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword)
 }
 
 // runMeasured runs one sysbench workload against tg and measures it, with
