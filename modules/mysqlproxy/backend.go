@@ -202,6 +202,7 @@ func (b *backendConn) run(payload []byte) error {
 	}
 	w := wire.NewWalker(shape, b.caps)
 	var sqlErr error
+	statusSeen := false
 	for !w.Done() {
 		head, err := b.pc.PeekPacket()
 		if err != nil {
@@ -211,6 +212,7 @@ func (b *backendConn) run(payload []byte) error {
 		if err != nil {
 			return err
 		}
+		statusSeen = statusSeen || kind == wire.PacketOK || kind == wire.PacketEOF
 		if kind == wire.PacketERR {
 			p, err := b.pc.ReadPacket()
 			if err != nil {
@@ -234,7 +236,9 @@ func (b *backendConn) run(payload []byte) error {
 			}
 		}
 	}
-	b.status = w.Status()
+	if statusSeen {
+		b.status = w.Status()
+	}
 	return sqlErr
 }
 

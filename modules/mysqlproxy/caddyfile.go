@@ -124,12 +124,12 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || n < 1 {
 				return d.Errf("max_session_log %q: want a positive number", val)
 			}
-			s.Routing.MaxSessionLog = n
+			s.routing().MaxSessionLog = n
 		case "allow_local_infile":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			s.Routing.AllowLocalInfile = true
+			s.routing().AllowLocalInfile = true
 		default:
 			return d.Errf("unrecognized mysql server option %q", opt)
 		}
@@ -168,3 +168,12 @@ func unmarshalUser(d *caddyfile.Dispenser) (User, error) {
 }
 
 var _ caddyfile.Unmarshaler = (*Server)(nil)
+
+// routing returns the server's routing options, creating them when the
+// Caddyfile sets the first one.
+func (s *Server) routing() *Routing {
+	if s.Routing == nil {
+		s.Routing = new(Routing)
+	}
+	return s.Routing
+}

@@ -32,6 +32,7 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 	}
 	w := wire.NewWalker(shape, b.caps)
 	s.lastReplyFailed = false
+	statusSeen := false
 	for !w.Done() {
 		head, err := b.pc.PeekPacket()
 		if err != nil {
@@ -41,9 +42,12 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 		if err != nil {
 			return touched, err
 		}
-		if kind == wire.PacketERR {
+		switch kind {
+		case wire.PacketERR:
 			s.lastReplyFailed = true
 			s.srv.stats.errors.Add(1)
+		case wire.PacketOK, wire.PacketEOF:
+			statusSeen = true
 		}
 		if err := b.pc.RelayPacket(s.pc); err != nil {
 			return true, err
@@ -55,7 +59,10 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 			}
 		}
 	}
-	b.status = w.Status()
+	if statusSeen {
+		// Replies without a status (COM_STATISTICS, ERR) leave it as it was.
+		b.status = w.Status()
+	}
 	s.status = b.status
 	return true, s.pc.Flush()
 }

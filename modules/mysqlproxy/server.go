@@ -38,7 +38,7 @@ type Server struct {
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
 	// Routing tunes where statements go.
-	Routing Routing `json:"routing,omitempty"`
+	Routing *Routing `json:"routing,omitempty"`
 
 	name       string
 	listenKeys []string
@@ -109,6 +109,9 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
+	}
+	if s.Routing == nil {
+		s.Routing = new(Routing)
 	}
 	if s.Routing.MaxSessionLog == 0 {
 		s.Routing.MaxSessionLog = defaultMaxSessionLog
