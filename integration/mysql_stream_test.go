@@ -65,12 +65,16 @@ func TestMySQLStreamsLargeResult(t *testing.T) {
 	}
 }
 
-// bigPacket is the size of the values of TestMySQLPacketsOver16MiB: more
-// than one 16 MiB protocol chunk, and not a multiple of it.
-const bigPacket = 20<<20 + 123
+// Sizes for TestMySQLPacketsOver16MiB: more than one 16 MiB protocol chunk
+// and not a multiple of it, and exactly one full chunk, which the protocol
+// follows with an empty one.
+const (
+	bigPacket = 20<<20 + 123
+	maxChunk  = 1<<24 - 1
+)
 
-// TestMySQLPacketsOver16MiB sends a row and a query bigger than 16 MiB
-// through the proxy, so that both are split into protocol chunks, and
+// TestMySQLPacketsOver16MiB sends rows and queries of 16 MiB and more
+// through the proxy, so that they are split into protocol chunks, and
 // checks that they arrive intact: length and MD5 computed by the server
 // against the bytes seen by the client.
 func TestMySQLPacketsOver16MiB(t *testing.T) {
@@ -80,50 +84,76 @@ func TestMySQLPacketsOver16MiB(t *testing.T) {
 	}
 	db := m.db(t, "maxAllowedPacket=67108864")
 	db.SetMaxOpenConns(1)
+	mustExec(t, db, "SET SESSION group_concat_max_len = 67108864")
 
-	t.Run("row", func(t *testing.T) {
-		// SHA2 of consecutive numbers: no period for a misplaced chunk
-		// boundary to hide in. 64 hex digits per number.
-		const group = "SELECT GROUP_CONCAT(SHA2(seq, 256) ORDER BY seq SEPARATOR '') AS v FROM seq_1_to_%d"
-		numbers := (bigPacket + 63) / 64
-		mustExec(t, db, "SET SESSION group_concat_max_len = 67108864")
-		var v []byte
-		var length int
-		var sum string
-		err := db.QueryRow(fmt.Sprintf("SELECT /* big-row */ LEFT(v, %d), LENGTH(LEFT(v, %d)), MD5(LEFT(v, %d)) FROM ("+group+") g",
-			bigPacket, bigPacket, bigPacket, numbers)).Scan(&v, &length, &sum)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkBig(t, "row", v, length, sum)
-		t.Logf("%d-byte row ran on %s", len(v), m.ranOn("big-row"))
-	})
+	// A one-column row of n bytes has a payload of n plus a 4-byte length.
+	for _, n := range []int{bigPacket, maxChunk - 4} {
+		t.Run(fmt.Sprintf("row of %d bytes", n), func(t *testing.T) {
+			// SHA2 of consecutive numbers, 64 hex digits each: no period
+			// for a misplaced chunk boundary to hide in.
+			value := fmt.Sprintf("LEFT((SELECT GROUP_CONCAT(SHA2(seq, 256) ORDER BY seq SEPARATOR '') FROM seq_1_to_%d), %d)",
+				(n+63)/64, n)
+			var v []byte
+			if err := db.QueryRow("SELECT /* big-row */ " + value).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			var length int
+			var sum string
+			if err := db.QueryRow("SELECT LENGTH(v), MD5(v) FROM (SELECT "+value+" AS v) g").Scan(&length, &sum); err != nil {
+				t.Fatal(err)
+			}
+			checkBig(t, v, n, length, sum)
+		})
+	}
 
-	t.Run("query", func(t *testing.T) {
+	// A COM_QUERY payload is the command byte and the query text.
+	for _, n := range []int{bigPacket, maxChunk} {
+		t.Run(fmt.Sprintf("query of %d bytes", n), func(t *testing.T) {
+			const head, tail = "SELECT /* big-query */ LENGTH(v), MD5(v) FROM (SELECT '", "' AS v) g"
+			v := make([]byte, n-1-len(head)-len(tail))
+			for i := range v {
+				v[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i*7+i/977)%36]
+			}
+			var length int
+			var sum string
+			if err := db.QueryRow(head+string(v)+tail).Scan(&length, &sum); err != nil {
+				t.Fatal(err)
+			}
+			checkBig(t, v, len(v), length, sum)
+		})
+	}
+
+	// The binary protocol: a prepared statement whose parameters (bigger
+	// than maxAllowedPacket/4) the driver sends as COM_STMT_SEND_LONG_DATA,
+	// and whose row comes back in the binary protocol.
+	t.Run("prepared statement", func(t *testing.T) {
 		v := make([]byte, bigPacket)
 		for i := range v {
-			v[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i*7+i/977)%36]
+			v[i] = byte('A' + (i*13+i/1009)%26)
 		}
+		var back []byte
 		var length int
 		var sum string
-		err := db.QueryRow("SELECT /* big-query */ LENGTH('"+string(v)+"'), MD5('"+string(v)+"')").Scan(&length, &sum)
-		if err != nil {
+		if err := db.QueryRow("SELECT /* big-stmt */ ?, LENGTH(?), MD5(?)", v, v, v).Scan(&back, &length, &sum); err != nil {
 			t.Fatal(err)
 		}
-		checkBig(t, "query literal", v, length, sum)
+		checkBig(t, back, len(v), length, sum)
+		if string(back) != string(v) {
+			t.Error("the value came back changed")
+		}
 	})
 }
 
-// checkBig compares the bytes v the client holds with the length and MD5
-// that the server computed over its copy.
-func checkBig(t *testing.T, what string, v []byte, serverLen int, serverMD5 string) {
+// checkBig compares the bytes v the client holds, which should be n, with
+// the length and MD5 that the server computed over its copy.
+func checkBig(t *testing.T, v []byte, n, serverLen int, serverMD5 string) {
 	t.Helper()
-	if len(v) != bigPacket || serverLen != bigPacket {
-		t.Errorf("%s: client has %d bytes, server %d, want %d", what, len(v), serverLen, bigPacket)
+	if len(v) != n || serverLen != n {
+		t.Errorf("client has %d bytes, server %d, want %d", len(v), serverLen, n)
 	}
 	local := md5.Sum(v)
 	if got := hex.EncodeToString(local[:]); got != serverMD5 {
-		t.Errorf("%s: MD5 %s at the client, %s at the server", what, got, serverMD5)
+		t.Errorf("MD5 %s at the client, %s at the server", got, serverMD5)
 	}
 }
 
