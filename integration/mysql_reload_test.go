@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
@@ -25,15 +24,10 @@ func TestMySQLSessionsSurviveReload(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "SET @guest = 'stays'"); err != nil {
 		t.Fatal(err)
 	}
-	config := readExample(t, "mysql-split.Caddyfile")
 	for i := range 5 {
 		// Each reload changes the config (the idle timeout), so Caddy runs
 		// a full new generation rather than skipping an identical one.
-		anchor := "\t\t\tuser {$FRONTDESK_MYSQL_USER"
-		if !strings.Contains(config, anchor) {
-			t.Fatalf("mysql-split.Caddyfile has no line starting %q", anchor)
-		}
-		next := strings.Replace(config, anchor, fmt.Sprintf("\t\t\tidle_timeout %dh\n%s", i+1, anchor), 1)
+		next := withServerOptions(t, fmt.Sprintf("idle_timeout %dh", i+1))
 		if err := m.fd.Load(next, harness.Caddyfile); err != nil {
 			t.Fatalf("reload %d: %v", i+1, err)
 		}
