@@ -2,8 +2,10 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
@@ -44,5 +46,37 @@ func TestMySQLSessionsSurviveReload(t *testing.T) {
 	}
 	if err := conn.PingContext(ctx); err != nil {
 		t.Fatalf("the open session broke after the reloads: %v", err)
+	}
+}
+
+// TestMySQLReloadGrace bounds the life of the old config's sessions with
+// reload_grace: after it, an old session ends at its next idle point, and
+// new sessions go on working.
+func TestMySQLReloadGrace(t *testing.T) {
+	m := startMySQLProxyWith(t, "reload_grace 1s")
+	ctx := context.Background()
+	conn, err := m.db(t, "").Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := m.fd.Load(withServerOptions(t, "reload_grace 1s", "idle_timeout 2h"), harness.Caddyfile); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.PingContext(ctx); err != nil {
+		t.Fatalf("the old session ended before its grace period: %v", err)
+	}
+	err = harness.Eventually(15*time.Second, 100*time.Millisecond, func() error {
+		if err := conn.PingContext(ctx); err == nil {
+			return errors.New("the old session is still open")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := m.db(t, "").QueryRow("SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("a new session after the grace period: %v", err)
 	}
 }

@@ -29,6 +29,7 @@ func init() {
 //			connect_timeout   <duration>
 //			handshake_timeout <duration>
 //			idle_timeout      <duration>
+//			reload_grace      <duration>
 //			max_session_log   <n>
 //			allow_local_infile
 //			when_no_replica   primary|error
@@ -107,7 +108,7 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			s.Users = append(s.Users, u)
-		case "connect_timeout", "handshake_timeout", "idle_timeout":
+		case "connect_timeout", "handshake_timeout", "idle_timeout", "reload_grace":
 			var val string
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
@@ -121,6 +122,8 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				s.ConnectTimeout = caddy.Duration(dur)
 			case "handshake_timeout":
 				s.HandshakeTimeout = caddy.Duration(dur)
+			case "reload_grace":
+				s.ReloadGrace = caddy.Duration(dur)
 			default:
 				s.IdleTimeout = caddy.Duration(dur)
 			}

@@ -42,6 +42,12 @@ type Server struct {
 	// ends after between half of this and all of it.) Default: 8h.
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
+	// ReloadGrace bounds how long the sessions of a config replaced by a
+	// reload may go on with it: after this, each ends at its next idle
+	// point (between commands). Sessions that end sooner, because their
+	// client leaves, are never cut. Default: 0, no bound.
+	ReloadGrace caddy.Duration `json:"reload_grace,omitempty"`
+
 	// Routing tunes where statements go.
 	Routing *Routing `json:"routing,omitempty"`
 
@@ -221,6 +227,8 @@ func (s *Server) validate() error {
 		return fmt.Errorf("handshake_timeout must not be negative")
 	case s.IdleTimeout < 0:
 		return fmt.Errorf("idle_timeout must not be negative")
+	case s.ReloadGrace < 0:
+		return fmt.Errorf("reload_grace must not be negative")
 	case s.Routing.MaxSessionLog < 0:
 		return fmt.Errorf("routing.max_session_log must not be negative")
 	case s.Routing.WhenNoReplica != "" && s.Routing.WhenNoReplica != "primary" && s.Routing.WhenNoReplica != "error":
@@ -247,15 +255,19 @@ func (s *Server) start() error {
 
 // stop hands the listeners back (closing them unless the next config serves
 // them too). On a reload the sessions of this config go on until their
-// clients leave; when the process exits, they end at their next idle point.
+// clients leave, or for ReloadGrace; when the process exits, they end at
+// their next idle point. It never waits for them.
 func (s *Server) stop() {
 	for _, l := range s.listeners {
 		l.release(s)
 	}
 	s.listeners = nil
 	clearRunning(s)
-	if caddy.Exiting() {
+	switch {
+	case caddy.Exiting():
 		s.sessions.stopAll()
+	case s.ReloadGrace > 0:
+		time.AfterFunc(time.Duration(s.ReloadGrace), s.sessions.stopAll)
 	}
 }
 
