@@ -6,4 +6,7 @@ package frontdesk
 import (
 	// The Caddyfile surface: directive order for all Frontdesk directives.
 	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
+
+	// Health-aware load balancing and circuit breaking for reverse_proxy.
+	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 )
