@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -48,8 +49,8 @@ func (p *PeakEWMASelection) Provision(ctx caddy.Context) error {
 }
 
 // Select returns the chosen upstream, or nil if none is available.
-func (p *PeakEWMASelection) Select(pool reverseproxy.UpstreamPool, r *http.Request, _ http.ResponseWriter) *reverseproxy.Upstream {
-	return p.choose(pool, r, p.Weights, (*Scoreboard).PickP2C)
+func (p *PeakEWMASelection) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
+	return p.choose(pool, r, w, p.Weights, (*Scoreboard).PickP2C)
 }
 
 // LeastRequestsSelection is PeakEWMASelection without the latency signal:
@@ -77,8 +78,8 @@ func (p *LeastRequestsSelection) Provision(ctx caddy.Context) error {
 }
 
 // Select returns the chosen upstream, or nil if none is available.
-func (p *LeastRequestsSelection) Select(pool reverseproxy.UpstreamPool, r *http.Request, _ http.ResponseWriter) *reverseproxy.Upstream {
-	return p.choose(pool, r, p.Weights, (*Scoreboard).PickLeastRequests)
+func (p *LeastRequestsSelection) Select(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter) *reverseproxy.Upstream {
+	return p.choose(pool, r, w, p.Weights, (*Scoreboard).PickLeastRequests)
 }
 
 // policy is what both selection policies share: the handler's observing
@@ -134,8 +135,10 @@ func (s *selection) isUsable(i int) bool {
 
 // choose runs pick over the pool's scoreboard entries. If every usable
 // upstream was tried already, it picks again among the tried ones rather
-// than fail the retry.
-func (p *policy) choose(pool reverseproxy.UpstreamPool, r *http.Request, weights []int, pick func(*Scoreboard, Pool) int) *reverseproxy.Upstream {
+// than fail the retry. If there is none to choose because breakers are
+// open, the response (Caddy's 503) gets a Retry-After of the time until the
+// first of them lets probes through.
+func (p *policy) choose(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, weights []int, pick func(*Scoreboard, Pool) int) *reverseproxy.Upstream {
 	t := p.transport
 	s := selections.Get().(*selection)
 	defer func() {
@@ -154,9 +157,27 @@ func (p *policy) choose(pool reverseproxy.UpstreamPool, r *http.Request, weights
 		i = pick(sb, Pool{Upstreams: s.entries, Weights: weights, Usable: s.usable})
 	}
 	if i < 0 {
+		setRetryAfter(w, s.entries)
 		return nil
 	}
 	return pool[i]
+}
+
+// setRetryAfter sets Retry-After to the shortest time any open breaker of
+// the entries stays open, if one is.
+func setRetryAfter(w http.ResponseWriter, entries []*Upstream) {
+	now := time.Now()
+	var soonest time.Duration
+	for _, u := range entries {
+		if b, ok := breakerOf(u); ok && b.State() == BreakerOpen {
+			if d := b.retryAfter(now); soonest == 0 || d < soonest {
+				soonest = d
+			}
+		}
+	}
+	if soonest > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(soonest))
+	}
 }
 
 // Interface guards

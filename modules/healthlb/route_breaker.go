@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -71,8 +69,7 @@ func (rb *RouteBreaker) Validate() error { return rb.BreakerConfig.Validate() }
 func (rb *RouteBreaker) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	done, err := rb.breaker.allow()
 	if err != nil {
-		secs := math.Ceil(rb.breaker.retryAfter(time.Now()).Seconds())
-		w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		w.Header().Set("Retry-After", retryAfterSeconds(rb.breaker.retryAfter(time.Now())))
 		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("route circuit breaker: %w", err))
 	}
 	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
