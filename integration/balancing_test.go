@@ -286,3 +286,28 @@ func TestBalancingProxy429NotScored(t *testing.T) {
 		t.Errorf("an upstream's own 429s were not scored: %+v", u)
 	}
 }
+
+// TestBalancingExample runs caddyfile/examples/balancing.Caddyfile as is,
+// configured only through its environment variables, in front of four
+// backends: every backend takes traffic and every request succeeds, also
+// after one backend is killed.
+func TestBalancingExample(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	addrs := make([]string, len(backends))
+	for i, b := range backends {
+		addrs[i] = b.Addr
+	}
+	listen := harness.FreeAddr(t)
+	harness.StartFrontdesk(t, readExample(t, "balancing.Caddyfile"), harness.Caddyfile,
+		"FRONTDESK_LISTEN="+listen, "FRONTDESK_UPSTREAMS="+strings.Join(addrs, " "))
+
+	res := harness.RunLoad(harness.LoadConfig{Target: listen, Connections: 8, Duration: time.Second})
+	if res.OK == 0 || res.Non2xx+res.Errors() != 0 || len(res.ByBackend) != len(backends) {
+		t.Errorf("want every request answered and every backend used: %s", res)
+	}
+	backends[0].Kill()
+	res = harness.RunLoad(harness.LoadConfig{Target: listen, Connections: 8, Duration: time.Second})
+	if res.OK == 0 || res.Non2xx+res.Errors() != 0 {
+		t.Errorf("after killing %s: %s", backends[0].Name, res)
+	}
+}
