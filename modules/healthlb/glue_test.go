@@ -218,3 +218,21 @@ func TestTransportBreakerRefusesAsDialError(t *testing.T) {
 		t.Errorf("got %v, want a dial error so Caddy retries elsewhere", err)
 	}
 }
+
+func TestRecoveryRestartsSlowStart(t *testing.T) {
+	tr := newTransport(t, nil, retryBudget{})
+	tr.scope.sb.SetConfig(Config{SlowStartWindow: time.Millisecond})
+	u := tr.entry("10.0.0.7:80")
+	time.Sleep(5 * time.Millisecond)
+	if f := u.Snapshot().WeightFactor; f != 1 {
+		t.Fatalf("weight factor %v after the ramp, want 1", f)
+	}
+	tr.scope.sb.SetConfig(Config{SlowStartWindow: time.Hour})
+	err := recoveryHandler{sb: tr.scope.sb}.Handle(context.Background(), caddy.Event{Data: map[string]any{"host": "10.0.0.7:80"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := u.Snapshot().WeightFactor; f >= 1 {
+		t.Errorf("weight factor %v after the healthy event, want the start of a new ramp", f)
+	}
+}

@@ -38,6 +38,14 @@ func TestPolicyRequiresObservingTransport(t *testing.T) {
 			t.Errorf("%s with the observing transport: %v", policy, err)
 		}
 	}
+	// With active health checks the transport also listens for recoveries.
+	err := validate(t, `{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:1"}],
+		"health_checks": {"active": {"uri": "/healthz", "interval": "1h"}},
+		"transport": {"protocol": "observed_http"},
+		"load_balancing": {"selection_policy": {"policy": "peak_ewma"}}}`)
+	if err != nil {
+		t.Errorf("with active health checks: %v", err)
+	}
 }
 
 func TestPolicyRejectsBadSettings(t *testing.T) {

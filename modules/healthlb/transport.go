@@ -120,6 +120,9 @@ func (t *ObservedTransport) Provision(ctx caddy.Context) error {
 		for _, u := range h.Upstreams {
 			t.entry(u.Dial)
 		}
+		if err := t.watchRecoveries(ctx, h); err != nil {
+			return err
+		}
 	}
 	if err := t.HTTPTransport.Provision(ctx); err != nil {
 		return fmt.Errorf("http transport: %v", err)
