@@ -8,7 +8,7 @@ BIN         := bin/frontdesk
 # CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
 
-.PHONY: all build run test test-deps lint unit integration bench bench-mysql xcaddy check-xcaddy clean
+.PHONY: all build run test test-deps lint unit integration bench bench-http bench-mysql xcaddy check-xcaddy clean
 
 all: build
 
@@ -40,7 +40,13 @@ integration: build
 # binary that print ratios against a baseline measured in the same run.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /integration)
-	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./integration/
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBench' -skip '^TestBenchHTTP' -v -timeout 30m ./integration/
+	$(MAKE) bench-http
+
+# Health-aware balancing against stock Caddy's policies: four backends, one
+# of them healthy, slow, flaky or dead; 30s per run (FRONTDESK_BENCH_DURATION).
+bench-http: build
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchHTTP' -v -timeout 60m ./integration/
 
 # The MySQL benchmark alone: sysbench direct, through HAProxy (TCP) and
 # through Frontdesk; the CPU profile lands in bin/mysql-bench-cpu.pprof.

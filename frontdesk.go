@@ -8,5 +8,6 @@ import (
 	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
 
 	// The capabilities, one package each.
+	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
 )

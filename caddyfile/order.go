@@ -3,8 +3,16 @@
 // and it holds the example Caddyfiles and the golden adapt tests.
 package caddyfile
 
+import "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
 // init registers the position of every Frontdesk handler directive relative
 // to Caddy's standard directives. All registrations live in this one function
 // so that their relative order is fixed: several directives placed before the
 // same standard directive keep the order in which they are registered here.
-func init() {}
+func init() {
+	// route_breaker wraps what serves the route from backends
+	// (reverse_proxy, php_fastcgi, file_server), and comes after the
+	// directives that answer on the proxy's own behalf (respond, error),
+	// whose statuses say nothing about the backends.
+	httpcaddyfile.RegisterDirectiveOrder("route_breaker", httpcaddyfile.Before, "reverse_proxy")
+}

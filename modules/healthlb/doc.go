@@ -21,4 +21,21 @@
 //	... round trip ...
 //	u.Record(Result{Outcome: ClassifyStatus(code), Latency: ttfb})
 //	u.FinishRequest()              // completion: one fewer in flight
+//
+// The Caddy modules around it:
+//
+//   - http.reverse_proxy.transport.observed_http (ObservedTransport): Caddy's
+//     HTTP transport that feeds the scoreboard with every proxied attempt,
+//     holds the per-upstream breakers and turns retry_status answers into
+//     retries within the handler's retry budget.
+//   - http.reverse_proxy.selection_policies.peak_ewma and .least_requests:
+//     P2C over the scoreboard; they refuse to provision without the
+//     observing transport.
+//   - http.handlers.route_breaker (directive route_breaker): a breaker for a
+//     whole route, answering 503 with Retry-After while open.
+//   - admin.api.frontdesk_upstreams: GET /frontdesk/upstreams.
+//
+// Scoreboards are kept per scope in a package-level caddy.UsagePool, so
+// they survive config reloads; metrics are package-level collectors
+// registered into each config's registry.
 package healthlb

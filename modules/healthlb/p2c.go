@@ -50,9 +50,16 @@ func (p *Pool) healthy(i int, now int64) bool {
 }
 
 // eligible reports whether candidate i can be chosen in the current mode:
-// any member in panic mode, otherwise only healthy ones.
+// in panic mode any member whose breaker is not open (an open breaker would
+// refuse the request anyway), otherwise only healthy ones.
 func (p *Pool) eligible(i int, now int64, panicking bool) bool {
-	return p.member(i) && (panicking || p.healthy(i, now))
+	if !p.member(i) {
+		return false
+	}
+	if panicking {
+		return p.Upstreams[i].BreakerState() != BreakerOpen
+	}
+	return p.healthy(i, now)
 }
 
 // PickP2C chooses a candidate by power of two choices over Peak-EWMA cost
@@ -66,7 +73,8 @@ func (p *Pool) eligible(i int, now int64, panicking bool) bool {
 // A candidate is eligible if it is usable, not ejected and its breaker is
 // not open. If fewer than Config.PanicThreshold percent of the candidates
 // are eligible, the pool is in panic: every candidate counts as eligible,
-// as in Envoy, rather than piling the whole load onto the few that are left.
+// as in Envoy, rather than piling the whole load onto the few that are left
+// (except those whose breaker is open: they would refuse it).
 //
 // PickP2C does not allocate. It scans the pool twice, so it is linear in the
 // pool's size, like Caddy's own policies.
@@ -82,12 +90,15 @@ func (sb *Scoreboard) pick(p *Pool, byLatency bool) int {
 	cfg := sb.config()
 	now := sb.nanos()
 
-	members, avail := 0, 0
+	members, avail, closed := 0, 0, 0
 	for i := range p.Upstreams {
 		if p.member(i) {
 			members++
 			if p.healthy(i, now) {
 				avail++
+			}
+			if p.Upstreams[i].BreakerState() != BreakerOpen {
+				closed++
 			}
 		}
 	}
@@ -95,7 +106,7 @@ func (sb *Scoreboard) pick(p *Pool, byLatency bool) int {
 		float64(avail)*100 < cfg.PanicThreshold*float64(members)
 	n := avail
 	if panicking {
-		n = members
+		n = closed
 	}
 	if n == 0 {
 		return -1

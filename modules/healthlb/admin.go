@@ -1,0 +1,74 @@
+package healthlb
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(adminUpstreams{})
+}
+
+// adminUpstreams is the admin API route /frontdesk/upstreams: the
+// scoreboard of every scope, with each upstream's cost, latency estimate,
+// requests in flight, outcome window, breaker state, ejections and
+// slow-start factor. Like reverse_proxy's /reverse_proxy/upstreams it is
+// stateless and reads the package-level scopes, so it answers during
+// reloads too.
+type adminUpstreams struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminUpstreams) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.frontdesk_upstreams",
+		New: func() caddy.Module { return new(adminUpstreams) },
+	}
+}
+
+// Routes returns the route of the /frontdesk/upstreams endpoint.
+func (al adminUpstreams) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{
+		Pattern: "/frontdesk/upstreams",
+		Handler: caddy.AdminHandlerFunc(al.handleUpstreams),
+	}}
+}
+
+// scopeStatus is one scope in the answer of /frontdesk/upstreams.
+type scopeStatus struct {
+	Scope     string     `json:"scope"`
+	Upstreams []Snapshot `json:"upstreams"`
+}
+
+func (adminUpstreams) handleUpstreams(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{
+			HTTPStatus: http.StatusMethodNotAllowed,
+			Err:        fmt.Errorf("method not allowed"),
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(allScopes()); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	return nil
+}
+
+// allScopes returns the snapshots of every scope, ordered by scope name.
+func allScopes() []scopeStatus {
+	out := []scopeStatus{}
+	scopes.Range(func(_, v any) bool {
+		s := v.(*scope)
+		out = append(out, scopeStatus{Scope: s.name, Upstreams: s.sb.Snapshots()})
+		return true
+	})
+	slices.SortFunc(out, func(a, b scopeStatus) int { return cmp.Compare(a.Scope, b.Scope) })
+	return out
+}
+
+// Interface guard
+var _ caddy.AdminRouter = (*adminUpstreams)(nil)

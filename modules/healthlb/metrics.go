@@ -1,0 +1,109 @@
+package healthlb
+
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const (
+	metricsNamespace = "caddy"
+	metricsSubsystem = "frontdesk_upstream"
+)
+
+// The collectors live at package level, so counters survive reloads; every
+// Provision registers them into its config's registry.
+var (
+	attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "attempts_total",
+		Help: "Proxied attempts per upstream, by outcome (success, 5xx, gateway_error, 429).",
+	}, []string{"scope", "upstream", "outcome"})
+	breakerRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "breaker_rejections_total",
+		Help: "Attempts refused by the upstream's circuit breaker (retried elsewhere as dial errors).",
+	}, []string{"scope", "upstream"})
+	breakerTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "breaker_transitions_total",
+		Help: "Circuit breaker transitions, by the state entered (scope \"route\" for route_breaker).",
+	}, []string{"scope", "upstream", "to"})
+	ejectionEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "ejection_events_total",
+		Help: "Outlier ejection events (ejected, rejoined, ejection_capped).",
+	}, []string{"scope", "upstream", "event"})
+	statusRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "status_retries_total",
+		Help: "Responses of a retry_status turned into a retry on another upstream.",
+	}, []string{"scope", "upstream"})
+	collectors = []prometheus.Collector{
+		attempts, breakerRejections, breakerTransitions, ejectionEvents, statusRetries, stateCollector{},
+	}
+)
+
+// registerMetrics registers the package's collectors into the config's
+// registry; several modules share it, so an existing registration is fine.
+func registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// The gauges of stateCollector, read from the scoreboards at scrape time.
+var (
+	descCost     = stateDesc("cost", "Peak-EWMA selection cost (nanoseconds x load) at a static weight of 1.")
+	descLatency  = stateDesc("latency_seconds", "Decayed Peak-EWMA latency estimate.")
+	descInFlight = stateDesc("in_flight", "Requests in flight.")
+	descBreaker  = stateDesc("breaker_state", "Circuit breaker state: 0 none, 1 closed, 2 half-open, 3 open.")
+	descEjected  = stateDesc("ejected", "1 while the upstream is ejected.")
+	descEjects   = stateDesc("ejection_multiplier", "Ejection multiplier: the next ejection lasts that many plus one base times.")
+	descWeight   = stateDesc("weight_factor", "Slow-start (or half-open) factor of the static weight, in (0, 1].")
+)
+
+func stateDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, name),
+		help, []string{"scope", "upstream"}, nil)
+}
+
+// stateCollector exports every scoreboard entry as gauges.
+type stateCollector struct{}
+
+func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCost, descLatency, descInFlight, descBreaker, descEjected, descEjects, descWeight} {
+		ch <- d
+	}
+}
+
+func (stateCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, sc := range allScopes() {
+		for _, s := range sc.Upstreams {
+			gauge := func(d *prometheus.Desc, v float64) {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, sc.Scope, s.Address)
+			}
+			ejected := 0.0
+			if s.Ejected {
+				ejected = 1
+			}
+			gauge(descCost, s.Cost)
+			gauge(descLatency, s.Latency.Seconds())
+			gauge(descInFlight, float64(s.InFlight))
+			gauge(descBreaker, float64(s.Breaker))
+			gauge(descEjected, ejected)
+			gauge(descEjects, float64(s.Ejections))
+			gauge(descWeight, s.WeightFactor)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package healthlb
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func newRouteBreaker(t *testing.T, cfg BreakerConfig) *RouteBreaker {
+	t.Helper()
+	rb := &RouteBreaker{BreakerConfig: cfg}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := rb.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return rb
+}
+
+// answer is a next handler that writes status, or returns it as an error
+// when asError is set (as reverse_proxy does for a dial error).
+func answer(status int, asError bool) caddyhttp.Handler {
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if asError {
+			return caddyhttp.Error(status, nil)
+		}
+		w.WriteHeader(status)
+		return nil
+	})
+}
+
+func TestRouteBreakerFailsFastWhileOpen(t *testing.T) {
+	rb := newRouteBreaker(t, BreakerConfig{ConsecutiveFailures: 3, OpenTime: caddy.Duration(90 * time.Second)})
+	serve := func(next caddyhttp.Handler) (*httptest.ResponseRecorder, error) {
+		w := httptest.NewRecorder()
+		return w, rb.ServeHTTP(w, httptest.NewRequest("GET", "/", nil), next)
+	}
+	for range 5 {
+		serve(answer(http.StatusNotFound, false)) // the client's business
+	}
+	serve(answer(http.StatusInternalServerError, false))
+	serve(answer(http.StatusBadGateway, true))
+	if s := rb.breaker.State(); s != BreakerClosed {
+		t.Fatalf("state %s after two failures, want closed", s)
+	}
+	serve(answer(http.StatusServiceUnavailable, false))
+
+	called := false
+	w, err := serve(caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { called = true; return nil }))
+	herr, ok := err.(caddyhttp.HandlerError)
+	if called || !ok || herr.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("while open: next called %v, error %v; want a 503 without calling next", called, err)
+	}
+	if ra := w.Header().Get("Retry-After"); ra != "90" {
+		t.Errorf("Retry-After %q, want the 90s left open", ra)
+	}
+}
+
+func TestRouteBreakerIgnoresCancelledRequests(t *testing.T) {
+	rb := newRouteBreaker(t, BreakerConfig{ConsecutiveFailures: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	_ = rb.ServeHTTP(httptest.NewRecorder(), req, answer(http.StatusBadGateway, true))
+	if s := rb.breaker.State(); s != BreakerClosed {
+		t.Errorf("state %s after a request the client cancelled, want closed", s)
+	}
+}
