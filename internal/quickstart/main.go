@@ -59,8 +59,8 @@ func main() {
 		fmt.Printf(`
 Frontdesk is serving the quickstart. Try:
 
-  curl %[1]s/                             a different demo room answers each time
-  curl http://%[2]s/reverse_proxy/upstreams   the proxy's view of the rooms
+  curl %[1]s/                             one of the demo rooms answers
+  curl http://%[2]s/frontdesk/upstreams       the proxy's view of the rooms: latency, load, breakers
   curl http://%[2]s/config/                   the running config, as JSON
 
 Change the running config without a restart:
