@@ -1,6 +1,12 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,4 +130,174 @@ func TestMySQLClientMariaDBCLI(t *testing.T) {
 		m.wantRanOn(t, "cli-denied", "")
 		wantRows(t, "a login after a refused one", m.cli(t, "SELECT 1"), "1")
 	})
+}
+
+// pymysqlScript is what TestMySQLClientPyMySQL runs in Debian's python3,
+// one phase per run: argv is phase, host, port, user, password, database.
+// It prints what it read as one JSON object.
+const pymysqlScript = `
+import json, sys
+import pymysql, pymysql.cursors
+
+phase, host, port, user, password, db = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+
+def connect(**kw):
+    return pymysql.connect(host=host, port=port, user=user, password=password, database=db,
+                           charset="utf8mb4", connect_timeout=10, read_timeout=30, write_timeout=30, **kw)
+
+out = {}
+if phase == "write":
+    c = connect(autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("CREATE TABLE py_guests (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(64), nights INT)")
+        cur.execute("INSERT /* py-insert */ INTO py_guests (name, nights) VALUES (%s, %s)", ("ann", 1))
+        out["insert_rows"], out["insert_id"] = cur.rowcount, cur.lastrowid
+        # PyMySQL turns this into one multi-row INSERT.
+        cur.executemany("INSERT /* py-many-insert */ INTO py_guests (name, nights) VALUES (%s, %s)",
+                        [("bob", 2), ("cy", 3), ("dee", 4)])
+        out["many_insert_rows"] = cur.rowcount
+        # And this into one UPDATE per row.
+        cur.executemany("UPDATE /* py-many-update */ py_guests SET nights = nights + %s WHERE name = %s",
+                        [(10, "bob"), (10, "cy")])
+        out["many_update_rows"] = cur.rowcount
+    c.close()
+elif phase == "read":
+    c = connect(autocommit=True)
+    c.ping(reconnect=False)
+    with c.cursor() as cur:
+        cur.execute("SELECT /* py-select-all */ name, nights FROM py_guests ORDER BY id")
+        out["rows"] = [[name, nights] for name, nights in cur.fetchall()]
+        cur.execute("SELECT /* py-select-param */ nights FROM py_guests WHERE name = %s", ("cy",))
+        out["cy_nights"] = cur.fetchone()[0]
+        cur.execute("SET /* py-set-var */ @floor = 10")
+        cur.execute("SELECT /* py-select-var */ COUNT(*) FROM py_guests WHERE nights > @floor")
+        out["above_floor"] = cur.fetchone()[0]
+    with c.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute("SELECT /* py-dict */ name, nights FROM py_guests WHERE nights > %s ORDER BY name", (5,))
+        out["dict_rows"] = cur.fetchall()
+    # An unbuffered cursor: rows are read from the socket as they are iterated.
+    with c.cursor(pymysql.cursors.SSCursor) as cur:
+        cur.execute("SELECT /* py-unbuffered */ id FROM py_guests ORDER BY id")
+        out["unbuffered_ids"] = [row[0] for row in cur]
+    c.close()
+elif phase == "transaction":
+    # PyMySQL's default is autocommit off: everything is a transaction.
+    c = connect()
+    with c.cursor() as cur:
+        cur.execute("INSERT /* py-tx-insert */ INTO py_guests (name, nights) VALUES ('eve', 5)")
+        cur.execute("SELECT /* py-tx-own-write */ COUNT(*) FROM py_guests WHERE name = 'eve'")
+        out["own_write"] = cur.fetchone()[0]
+    c.commit()
+    with c.cursor() as cur:
+        cur.execute("INSERT /* py-tx-rolled-back */ INTO py_guests (name, nights) VALUES ('ghost', 0)")
+    c.rollback()
+    with c.cursor() as cur:
+        cur.execute("SELECT /* py-tx-after */ name FROM py_guests WHERE name IN ('eve', 'ghost')")
+        out["after_rollback"] = [row[0] for row in cur.fetchall()]
+    c.commit()
+    c.close()
+    # An explicit transaction on an autocommit connection.
+    c = connect(autocommit=True)
+    c.begin()
+    with c.cursor() as cur:
+        cur.execute("UPDATE /* py-begin-update */ py_guests SET nights = 0 WHERE name = 'eve'")
+        cur.execute("SELECT /* py-begin-select */ nights FROM py_guests WHERE name = 'eve'")
+        out["begin_read"] = cur.fetchone()[0]
+    c.commit()
+    c.close()
+print(json.dumps(out))
+`
+
+// pymysqlResult is what pymysqlScript prints.
+type pymysqlResult struct {
+	InsertRows     int              `json:"insert_rows"`
+	InsertID       int              `json:"insert_id"`
+	ManyInsertRows int              `json:"many_insert_rows"`
+	ManyUpdateRows int              `json:"many_update_rows"`
+	Rows           [][]any          `json:"rows"`
+	CyNights       int              `json:"cy_nights"`
+	AboveFloor     int              `json:"above_floor"`
+	DictRows       []map[string]any `json:"dict_rows"`
+	UnbufferedIDs  []int            `json:"unbuffered_ids"`
+	OwnWrite       int              `json:"own_write"`
+	AfterRollback  []string         `json:"after_rollback"`
+	BeginRead      int              `json:"begin_read"`
+}
+
+// debianPython is Debian's python3, which has python3-pymysql (not a
+// pyenv python that may come first on PATH).
+const debianPython = "/usr/bin/python3"
+
+// pymysql runs one phase of pymysqlScript against the proxy.
+func (m *mysqlProxy) pymysql(t *testing.T, script, phase string) pymysqlResult {
+	t.Helper()
+	cmd := exec.Command(debianPython, script, phase, "127.0.0.1", m.port(t),
+		harness.TestUser, harness.TestPassword, harness.TestDatabase)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("PyMySQL %s phase: %v\n%s%s", phase, err, out, stderr.Bytes())
+	}
+	var res pymysqlResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("PyMySQL %s phase printed %q: %v", phase, out, err)
+	}
+	return res
+}
+
+// TestMySQLClientPyMySQL drives the proxy with PyMySQL (Debian's
+// python3-pymysql, text protocol): single and executemany writes land on
+// the primary; buffered, dict and unbuffered reads in autocommit mode on a
+// replica, with a user variable set through the proxy in force there; and
+// with PyMySQL's default autocommit=0, or after begin(), every statement
+// stays on the primary, where commit and rollback do what they say.
+func TestMySQLClientPyMySQL(t *testing.T) {
+	if err := exec.Command(debianPython, "-c", "import pymysql").Run(); err != nil {
+		harness.Unavailable(t, "%s with PyMySQL (apt-get install python3-pymysql): %v", debianPython, err)
+	}
+	script := filepath.Join(t.TempDir(), "pymysql_client.py")
+	if err := os.WriteFile(script, []byte(pymysqlScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startMySQLProxy(t)
+
+	w := m.pymysql(t, script, "write")
+	if w.InsertRows != 1 || w.InsertID != 1 || w.ManyInsertRows != 3 || w.ManyUpdateRows != 2 {
+		t.Errorf("writes: %+v; want 1 row with id 1, 3 rows, 2 rows", w)
+	}
+	m.wantRanOn(t, "py-insert", "primary×1")
+	m.wantRanOn(t, "py-many-insert", "primary×1")
+	m.wantRanOn(t, "py-many-update", "primary×2")
+	m.cluster.WaitReplicated()
+
+	r := m.pymysql(t, script, "read")
+	if got, want := fmt.Sprint(r.Rows), "[[ann 1] [bob 12] [cy 13] [dee 4]]"; got != want {
+		t.Errorf("rows: got %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(r.DictRows), "[map[name:bob nights:12] map[name:cy nights:13]]"; got != want {
+		t.Errorf("dict rows: got %s, want %s", got, want)
+	}
+	if r.CyNights != 13 || r.AboveFloor != 2 || fmt.Sprint(r.UnbufferedIDs) != "[1 2 3 4]" {
+		t.Errorf("reads: %+v; want cy_nights 13, above_floor 2, unbuffered_ids [1 2 3 4]", r)
+	}
+	for _, marker := range []string{"py-select-all", "py-select-param", "py-select-var", "py-dict", "py-unbuffered"} {
+		m.wantRanOn(t, marker, "replica×1")
+	}
+	m.wantRanOn(t, "py-set-var", "primary×1,replica×1")
+
+	tx := m.pymysql(t, script, "transaction")
+	if tx.OwnWrite != 1 || fmt.Sprint(tx.AfterRollback) != "[eve]" || tx.BeginRead != 0 {
+		t.Errorf("transactions: %+v; want own_write 1, after_rollback [eve], begin_read 0", tx)
+	}
+	for _, marker := range []string{"py-tx-insert", "py-tx-own-write", "py-tx-rolled-back", "py-tx-after",
+		"py-begin-update", "py-begin-select"} {
+		m.wantRanOn(t, marker, "primary×1")
+	}
+	m.cluster.WaitReplicated()
+	for _, s := range m.cluster.All() {
+		if n, err := s.QueryString("SELECT COUNT(*) FROM frontdesk.py_guests WHERE name = 'ghost'"); err != nil || n != "0" {
+			t.Errorf("%s holds %s rolled-back rows (%v), want 0", s.Name, n, err)
+		}
+	}
 }

@@ -33,7 +33,9 @@ func (m *mysqlProxy) ranOnEach(marker string) []int {
 }
 
 // wantRanOn checks where the statements with marker ran, in ranOn's words:
-// "primary×1", "replica×2", "primary×1,replica×1", or "" for nowhere.
+// "primary×1", "replica×2", "primary×1,replica×1", or "" for nowhere. The
+// general log is searched for the marker as a substring, so no marker of a
+// test may be part of another.
 func (m *mysqlProxy) wantRanOn(t *testing.T, marker, want string) {
 	t.Helper()
 	if got := m.ranOn(marker); got != want {
