@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
@@ -298,6 +299,109 @@ func TestMySQLClientPyMySQL(t *testing.T) {
 	for _, s := range m.cluster.All() {
 		if n, err := s.QueryString("SELECT COUNT(*) FROM frontdesk.py_guests WHERE name = 'ghost'"); err != nil || n != "0" {
 			t.Errorf("%s holds %s rolled-back rows (%v), want 0", s.Name, n, err)
+		}
+	}
+}
+
+// sysbenchCounters are the Com_* counters a sysbench run moves.
+var sysbenchCounters = []string{"com_select", "com_insert", "com_update", "com_delete", "com_begin", "com_commit",
+	"com_stmt_prepare", "com_stmt_execute", "com_stmt_close"}
+
+// writeCounters count the writes a server ran, its clients' and those it
+// applied as a replica alike.
+var writeCounters = []string{"com_insert", "com_update", "com_delete"}
+
+// TestMySQLClientSysbench runs sysbench's oltp_read_write through the proxy
+// with server-side prepared statements (prepare too goes through the
+// proxy), first with its transactions and then with --skip_trx=on. Both runs
+// must be clean: no errors, no reconnects. The servers' own status counters
+// prove where every statement ran. sysbench is the only client that
+// executes prepared statements, so Com_stmt_execute counts exactly its
+// statements: with transactions, all of them ran on the primary; with
+// --skip_trx=on, every read ran on a replica and every write on the
+// primary. On the replicas, the write counters grow by exactly what the
+// primary ran, that is by replication only.
+func TestMySQLClientSysbench(t *testing.T) {
+	m := startMySQLProxy(t)
+	for _, s := range m.cluster.All() {
+		// Status counters tell where statements ran; the general log
+		// would only slow the servers down.
+		s.Exec("SET GLOBAL general_log = 0")
+	}
+	sb := append([]string{"oltp_read_write"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
+	// Uniform row choice keeps deadlocks between the 4 threads' transactions
+	// (which sysbench would count as errors) out of the picture.
+	sb = append(sb, "--tables=2", "--table-size=1000", "--rand-type=uniform", "--db-ps-mode=auto")
+	began := time.Now()
+	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
+	m.cluster.WaitReplicated()
+	t.Logf("sysbench prepare took %s", time.Since(began).Round(time.Millisecond))
+
+	for _, mode := range []struct {
+		name    string
+		skipTrx bool
+	}{
+		{"transactions", false},
+		{"skip-trx", true},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := append(sb, "--threads=4", "--time=10", "--report-interval=0")
+			if mode.skipTrx {
+				args = append(args, "--skip_trx=on")
+			}
+			before := clusterStatus(t, m.cluster)
+			res := harness.Sysbench(t, 2*time.Minute, append(args, "run")...)
+			after := clusterStatus(t, m.cluster)
+			m.cluster.WaitReplicated()
+			replicated := clusterStatus(t, m.cluster)
+			t.Logf("sysbench oltp_read_write %s: %s", mode.name, res)
+			t.Logf("status deltas: %s", describeDeltas(before, after, sysbenchCounters...))
+
+			if res.IgnoredErrors != 0 || res.Reconnects != 0 || res.Reads == 0 || res.Writes == 0 {
+				t.Errorf("sysbench: %s; want reads and writes, no errors, no reconnects\n%s", res, res.Output)
+			}
+			primary, replicas := after[0].since(before[0], "com_stmt_execute"), int64(0)
+			for i := 1; i < len(after); i++ {
+				replicas += after[i].since(before[i], "com_stmt_execute")
+			}
+			if mode.skipTrx {
+				if replicas != res.Reads || primary != res.Writes+res.Other {
+					t.Errorf("the replicas executed %d statements and the primary %d; want the %d reads on the replicas "+
+						"and the %d writes on the primary", replicas, primary, res.Reads, res.Writes+res.Other)
+				}
+			} else if primary != res.Queries || replicas != 0 {
+				t.Errorf("the primary executed %d statements and the replicas %d; want all %d on the primary",
+					primary, replicas, res.Queries)
+			}
+			// An UPDATE that matches no row replicates nothing, so the replicas
+			// may have applied fewer writes than the primary ran, never more.
+			wrote := replicated[0].since(before[0], writeCounters...)
+			for i := 1; i < len(replicated); i++ {
+				if n := replicated[i].since(before[i], writeCounters...); n > wrote {
+					t.Errorf("replica%d ran %d writes, the primary %d: only replicated writes may run there", i, n, wrote)
+				}
+			}
+		})
+	}
+	wantSameChecksums(t, m.cluster, "sbtest.sbtest1", "sbtest.sbtest2")
+}
+
+// wantSameChecksums checks that every server of the cluster holds the same
+// rows in tables.
+func wantSameChecksums(t *testing.T, c *harness.Cluster, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		var want string
+		for i, s := range c.All() {
+			var name, sum string
+			if err := s.AdminDB().QueryRow("CHECKSUM TABLE "+table).Scan(&name, &sum); err != nil {
+				t.Fatalf("%s: CHECKSUM TABLE %s: %v", s.Name, table, err)
+			}
+			if i == 0 {
+				want = sum
+			} else if sum != want {
+				t.Errorf("%s: %s has checksum %s, the primary %s", s.Name, table, sum, want)
+			}
 		}
 	}
 }
