@@ -8,7 +8,7 @@ BIN         := bin/frontdesk
 # CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
 
-.PHONY: all build run test test-deps lint unit integration bench xcaddy check-xcaddy clean
+.PHONY: all build run test test-deps lint unit integration bench bench-mysql xcaddy check-xcaddy clean
 
 all: build
 
@@ -41,6 +41,11 @@ integration: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /integration)
 	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./integration/
+
+# The MySQL benchmark alone: sysbench direct, through HAProxy (TCP) and
+# through Frontdesk; the CPU profile lands in bin/mysql-bench-cpu.pprof.
+bench-mysql: build
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchMySQL' -v -timeout 30m ./integration/
 
 # Build with xcaddy from the manifest xcaddy.json, as a user would.
 xcaddy:

@@ -28,7 +28,7 @@ func readExample(t *testing.T, name string) string {
 // the three demo rooms in turn.
 func TestQuickstartExample(t *testing.T) {
 	listen := harness.FreePort(t)
-	env := []string{fmt.Sprintf("FRONTDESK_LISTEN=:%d", listen)}
+	env := []string{fmt.Sprintf("FRONTDESK_LISTEN=:%d", listen), "FRONTDESK_MYSQL_LISTEN=" + harness.FreeAddr(t)}
 	for i := 1; i <= 3; i++ {
 		env = append(env, fmt.Sprintf("FRONTDESK_ROOM%d=%d", i, harness.FreePort(t)))
 	}

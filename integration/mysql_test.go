@@ -21,12 +21,34 @@ type mysqlProxy struct {
 // configured by the example mysql-split.Caddyfile.
 func startMySQLProxy(t *testing.T) *mysqlProxy {
 	t.Helper()
+	return startMySQLProxyWith(t)
+}
+
+// withServerOptions returns the example mysql-split.Caddyfile with extra
+// lines in its server block.
+func withServerOptions(t *testing.T, lines ...string) string {
+	t.Helper()
+	config := readExample(t, "mysql-split.Caddyfile")
+	anchor := "\t\t\tuser {$FRONTDESK_MYSQL_USER"
+	if !strings.Contains(config, anchor) {
+		t.Fatalf("mysql-split.Caddyfile has no line starting %q", anchor)
+	}
+	var extra string
+	for _, l := range lines {
+		extra += "\t\t\t" + l + "\n"
+	}
+	return strings.Replace(config, anchor, extra+anchor, 1)
+}
+
+// startMySQLProxyWith is startMySQLProxy with extra server options.
+func startMySQLProxyWith(t *testing.T, options ...string) *mysqlProxy {
+	t.Helper()
 	c := harness.StartCluster(t, 2)
 	for _, s := range c.All() {
 		s.LogStatements()
 	}
 	addr := harness.FreeAddr(t)
-	fd := harness.StartFrontdesk(t, readExample(t, "mysql-split.Caddyfile"), harness.Caddyfile,
+	fd := harness.StartFrontdesk(t, withServerOptions(t, options...), harness.Caddyfile,
 		"FRONTDESK_MYSQL_LISTEN="+addr,
 		"FRONTDESK_MYSQL_PRIMARY="+c.Primary.Addr(),
 		"FRONTDESK_MYSQL_REPLICAS="+c.Replicas[0].Addr()+" "+c.Replicas[1].Addr(),

@@ -5,8 +5,8 @@
 # never skips, when something is missing and cannot be installed.
 set -euo pipefail
 
-packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk)
-commands=(mariadbd mariadb-install-db mariadb sysbench wrk)
+packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk haproxy)
+commands=(mariadbd mariadb-install-db mariadb sysbench wrk haproxy)
 
 missing=()
 for c in "${commands[@]}"; do

@@ -4,8 +4,18 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"testing"
 )
+
+// T is what the harness needs of a test: testing.TB has it, and so does the
+// quickstart, which starts a throwaway cluster the way the tests do.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+}
 
 // InCI reports whether the tests run in CI (CI=true), where anything a test
 // needs but cannot get is a failure, never a skip.
@@ -16,7 +26,7 @@ func InCI() bool {
 
 // Unavailable ends the test because something it needs is missing: a skip on
 // a developer's machine, a failure in CI.
-func Unavailable(t testing.TB, format string, args ...any) {
+func Unavailable(t T, format string, args ...any) {
 	t.Helper()
 	if InCI() {
 		t.Fatalf("required for this test but unavailable in CI: "+format, args...)
@@ -25,7 +35,7 @@ func Unavailable(t testing.TB, format string, args ...any) {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +46,7 @@ func FreePort(t testing.TB) int {
 }
 
 // FreeAddr returns "127.0.0.1:<port>" for a port that was free a moment ago.
-func FreeAddr(t testing.TB) string {
+func FreeAddr(t T) string {
 	t.Helper()
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -36,7 +35,7 @@ type MariaDB struct {
 	Socket   string
 	replica  bool
 	proc     *Process
-	t        testing.TB
+	t        T
 	root     driver.Connector
 	admin    *sql.DB
 }
@@ -57,7 +56,7 @@ var (
 // Debian mariadb-server binaries, in temp dirs on free ports, creates the
 // test user and database, and waits until replication runs. Replicas are
 // read_only. Everything is stopped and removed when the test ends.
-func StartCluster(t testing.TB, replicas int) *Cluster {
+func StartCluster(t T, replicas int) *Cluster {
 	t.Helper()
 	mariadbd, err := exec.LookPath("mariadbd")
 	if err != nil {
@@ -119,12 +118,12 @@ func installTemplate(mariadbd string) (string, error) {
 	return dir, nil
 }
 
-func newServer(t testing.TB, name string, id int, replica bool) *MariaDB {
+func newServer(t T, name string, id int, replica bool) *MariaDB {
 	t.Helper()
 	// Unix socket paths are limited to 108 bytes, so keep the dir short.
 	dir, err := os.MkdirTemp("", "fdm-")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &MariaDB{Name: name, Port: FreePort(t), ServerID: id, DataDir: filepath.Join(dir, "data"),
@@ -133,13 +132,13 @@ func newServer(t testing.TB, name string, id int, replica bool) *MariaDB {
 	cfg.User, cfg.Net, cfg.Addr = "root", "unix", s.Socket
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 5*time.Second, 30*time.Second, 30*time.Second
 	if s.root, err = mysql.NewConnector(cfg); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if out, err := exec.Command("cp", "-a", templateDir, s.DataDir).CombinedOutput(); err != nil {
 		t.Fatalf("copying MariaDB template for %s: %v\n%s", name, err, out)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() {
 		if s.admin != nil {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -25,7 +24,7 @@ type Process struct {
 // StartProcess starts name with args, stdout and stderr going to a log file
 // in dir. The process is killed when the test ends if it is still running,
 // and its log tail is printed if the test failed.
-func StartProcess(t testing.TB, dir, name string, env []string, args ...string) *Process {
+func StartProcess(t T, dir, name string, env []string, args ...string) *Process {
 	t.Helper()
 	p, err := startProcess(dir, name, env, args...)
 	if err != nil {
@@ -49,7 +48,9 @@ func startProcess(dir, name string, env []string, args ...string) (*Process, err
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group keeps terminal signals away; the parent-death
+	// signal ends it even if the test process is killed before its cleanups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting %s: %v", name, err)

@@ -1,6 +1,8 @@
-// Command quickstart runs Frontdesk's quickstart (`make run`): the built
-// frontdesk binary with caddyfile/examples/quickstart.Caddyfile, and, once
-// it serves, a list of URLs to try.
+// Command quickstart runs Frontdesk's quickstart (`make run`): a throwaway
+// MariaDB primary and replica (started the way the tests start them, when
+// MariaDB is installed), the built frontdesk binary with
+// caddyfile/examples/quickstart.Caddyfile in front of them, and, once it
+// serves, a list of things to try.
 //
 // Usage: quickstart <frontdesk binary> <Caddyfile>
 package main
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
 
 func main() {
@@ -21,10 +25,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: quickstart <frontdesk binary> <Caddyfile>")
 		os.Exit(2)
 	}
+	r := new(runner)
+	defer r.stop()
+	cluster := startCluster(r)
 	cmd := exec.Command(os.Args[1], "run", "--config", os.Args[2], "--adapter", "caddyfile")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	if cluster != nil {
+		cmd.Env = append(cmd.Env,
+			"FRONTDESK_MYSQL_PRIMARY="+cluster.Primary.Addr(),
+			"FRONTDESK_MYSQL_REPLICAS="+cluster.Replicas[0].Addr(),
+			"FRONTDESK_MYSQL_USER="+harness.TestUser,
+			"FRONTDESK_MYSQL_PASSWORD="+harness.TestPassword)
+	}
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		r.stop()
 		os.Exit(1)
 	}
 	sigs := make(chan os.Signal, 1)
@@ -49,12 +65,17 @@ Frontdesk is serving the quickstart. Try:
 
 Change the running config without a restart:
   curl -X POST -H 'Content-Type: text/caddyfile' --data-binary @%[3]s http://%[2]s/load
-
-Press Ctrl-C to stop.
-
 `, front, admin, os.Args[2])
+		if cluster != nil {
+			printMySQL(cluster, env("FRONTDESK_MYSQL_LISTEN", "127.0.0.1:3307"), admin)
+		} else {
+			fmt.Println("\n(MariaDB is not installed here, so the MySQL part is off: apt-get install mariadb-server)")
+		}
+		fmt.Print("\nPress Ctrl-C to stop.\n\n")
 	}
-	if err := <-exited; err != nil {
+	err := <-exited
+	r.stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart: frontdesk:", err)
 		os.Exit(1)
 	}
@@ -93,4 +114,22 @@ func portOf(site string) string {
 		return site[i:]
 	}
 	return ":80"
+}
+
+// printMySQL shows how to see the read/write split at work.
+func printMySQL(c *harness.Cluster, listen, admin string) {
+	host, port, _ := strings.Cut(listen, ":")
+	cli := fmt.Sprintf("mariadb -h%s -P%s -u%s -p%s %s", host, port, harness.TestUser, harness.TestPassword, harness.TestDatabase)
+	fmt.Printf(`
+MySQL through Frontdesk (primary on port %d, replica on port %d):
+
+  %[3]s -e 'SELECT @@port, COUNT(*) FROM rooms'
+      a read: answered by the replica's port
+  %[3]s -e 'INSERT INTO rooms VALUES (104, "Alan")'
+      a write: runs on the primary, and reaches the replica by replication
+  %[3]s --comments -e '/* frontdesk:primary */ SELECT @@port'
+      a routing hint (the mariadb client keeps comments only with --comments)
+  curl http://%[4]s/mysql/servers
+      statements routed to the primary and to the replica
+`, c.Primary.Port, c.Replicas[0].Port, cli, admin)
 }

@@ -14,7 +14,7 @@ func init() {
 
 // adminAPI serves the mysql app's state on the admin API:
 //
-//	GET /mysql/servers   every server's counters, by server name
+//	GET /mysql/servers   every server's counters and backends, by server name
 type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -35,7 +35,7 @@ func serveServers(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(allStats())
+	return json.NewEncoder(w).Encode(allStatus())
 }
 
 var _ caddy.AdminRouter = adminAPI{}

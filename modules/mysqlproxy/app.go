@@ -99,6 +99,15 @@ func (a *App) Stop() error {
 	return nil
 }
 
+// Cleanup releases what the servers held of the shared backend state; a
+// backend that the next config keeps stays as it is.
+func (a *App) Cleanup() error {
+	for _, s := range a.Servers {
+		s.cleanup()
+	}
+	return nil
+}
+
 // names returns the server names in a stable order.
 func (a *App) names() []string {
 	names := make([]string, 0, len(a.Servers))
@@ -111,7 +120,8 @@ func (a *App) names() []string {
 
 // Interface guards
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

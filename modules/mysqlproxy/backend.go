@@ -17,6 +17,7 @@ const ioBufferSize = 16 << 10
 // backendConn is one logged-in connection from a session to a backend.
 type backendConn struct {
 	addr    backendAddr
+	node    *node
 	replica bool
 	conn    net.Conn
 	pc      *wire.Conn
@@ -202,6 +203,7 @@ func (b *backendConn) run(payload []byte) error {
 	}
 	w := wire.NewWalker(shape, b.caps)
 	var sqlErr error
+	statusSeen := false
 	for !w.Done() {
 		head, err := b.pc.PeekPacket()
 		if err != nil {
@@ -211,6 +213,7 @@ func (b *backendConn) run(payload []byte) error {
 		if err != nil {
 			return err
 		}
+		statusSeen = statusSeen || kind == wire.PacketOK || kind == wire.PacketEOF
 		if kind == wire.PacketERR {
 			p, err := b.pc.ReadPacket()
 			if err != nil {
@@ -234,13 +237,25 @@ func (b *backendConn) run(payload []byte) error {
 			}
 		}
 	}
-	b.status = w.Status()
+	if statusSeen {
+		b.status = w.Status()
+	}
 	return sqlErr
 }
 
+// close says goodbye to the backend and closes the connection.
 func (b *backendConn) close() {
 	b.pc.ResetSeq()
 	_ = b.pc.WritePacket([]byte{wire.ComQuit})
 	_ = b.pc.Flush()
+	b.drop()
+}
+
+// drop closes the connection without a word, after a failure.
+func (b *backendConn) drop() {
 	b.conn.Close()
+	if b.node != nil {
+		b.node.conns.Add(-1)
+		b.node = nil
+	}
 }

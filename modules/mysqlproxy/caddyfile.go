@@ -31,6 +31,15 @@ func init() {
 //			idle_timeout      <duration>
 //			max_session_log   <n>
 //			allow_local_infile
+//			when_no_replica   primary|error
+//			health {
+//				user                <username> [<password>]
+//				interval            <duration>
+//				timeout             <duration>
+//				max_replication_lag <duration>
+//				breaker_failures    <n>
+//				breaker_open_time   <duration>
+//			}
 //		}
 //	}
 //
@@ -124,12 +133,23 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || n < 1 {
 				return d.Errf("max_session_log %q: want a positive number", val)
 			}
-			s.Routing.MaxSessionLog = n
+			s.routing().MaxSessionLog = n
 		case "allow_local_infile":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			s.Routing.AllowLocalInfile = true
+			s.routing().AllowLocalInfile = true
+		case "when_no_replica":
+			if !d.AllArgs(&s.routing().WhenNoReplica) {
+				return d.ArgErr()
+			}
+		case "health":
+			if s.Health == nil {
+				s.Health = new(Health)
+			}
+			if err := s.Health.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized mysql server option %q", opt)
 		}
@@ -168,3 +188,65 @@ func unmarshalUser(d *caddyfile.Dispenser) (User, error) {
 }
 
 var _ caddyfile.Unmarshaler = (*Server)(nil)
+
+// routing returns the server's routing options, creating them when the
+// Caddyfile sets the first one.
+func (s *Server) routing() *Routing {
+	if s.Routing == nil {
+		s.Routing = new(Routing)
+	}
+	return s.Routing
+}
+
+// unmarshalCaddyfile reads a server's `health` block.
+func (h *Health) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "user":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			h.User = args[0]
+			if len(args) == 2 {
+				h.Password = args[1]
+			}
+		case "interval", "timeout", "max_replication_lag", "breaker_open_time":
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(val)
+			if err != nil {
+				return d.Errf("health %s %q: %v", opt, val, err)
+			}
+			switch opt {
+			case "interval":
+				h.Interval = caddy.Duration(dur)
+			case "timeout":
+				h.Timeout = caddy.Duration(dur)
+			case "max_replication_lag":
+				h.MaxReplicationLag = caddy.Duration(dur)
+			default:
+				h.BreakerOpenTime = caddy.Duration(dur)
+			}
+		case "breaker_failures":
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return d.Errf("health breaker_failures %q: want a positive number", val)
+			}
+			h.BreakerFailures = n
+		default:
+			return d.Errf("unrecognized health option %q", opt)
+		}
+	}
+	return nil
+}

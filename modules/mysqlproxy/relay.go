@@ -26,12 +26,17 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 	if err := b.send(payload); err != nil {
 		return false, err
 	}
+	n := b.node
+	n.routed.Add(1)
 	shape, ok := wire.ShapeFor(payload[0])
 	if !ok {
 		return false, nil // a command without a reply
 	}
+	n.inFlight.Add(1)
+	defer n.inFlight.Add(-1)
 	w := wire.NewWalker(shape, b.caps)
 	s.lastReplyFailed = false
+	statusSeen := false
 	for !w.Done() {
 		head, err := b.pc.PeekPacket()
 		if err != nil {
@@ -41,9 +46,12 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 		if err != nil {
 			return touched, err
 		}
-		if kind == wire.PacketERR {
+		switch kind {
+		case wire.PacketERR:
 			s.lastReplyFailed = true
 			s.srv.stats.errors.Add(1)
+		case wire.PacketOK, wire.PacketEOF:
+			statusSeen = true
 		}
 		if err := b.pc.RelayPacket(s.pc); err != nil {
 			return true, err
@@ -55,7 +63,10 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 			}
 		}
 	}
-	b.status = w.Status()
+	if statusSeen {
+		// Replies without a status (COM_STATISTICS, ERR) leave it as it was.
+		b.status = w.Status()
+	}
 	s.status = b.status
 	return true, s.pc.Flush()
 }
@@ -95,7 +106,7 @@ func (s *session) primaryConn() (*backendConn, error) {
 	if s.primary != nil {
 		return s.primary, nil
 	}
-	b, err := dialBackend(s.srv.primary, false, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+	b, err := s.srv.primaryNode.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +118,21 @@ func (s *session) primaryConn() (*backendConn, error) {
 	return b, nil
 }
 
-// replicaConn returns the session's replica connection, opening one to the
-// next replica that answers if needed.
+// replicaConn returns the session's replica connection. A session keeps
+// its replica while the replica stays usable (up, replicating, not too far
+// behind, breaker closed); otherwise it moves to the usable replica with
+// the least work in flight, weighed by latency.
 func (s *session) replicaConn() (*backendConn, error) {
+	maxLag := time.Duration(s.srv.Health.MaxReplicationLag)
 	if s.replica != nil {
-		return s.replica, nil
+		if s.replica.node.usableReplica(maxLag, s.srv.primaryNode) {
+			return s.replica, nil
+		}
+		s.dropReplica(errors.New("the replica is no longer usable"))
 	}
 	var errs []error
-	n := len(s.srv.replicas)
-	for i := range n {
-		addr := s.srv.replicas[(int(s.id)+i)%n]
-		b, err := dialBackend(addr, true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+	for _, n := range s.srv.replicasByCost(maxLag, int(s.id)) {
+		b, err := n.dial(true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -125,8 +140,14 @@ func (s *session) replicaConn() (*backendConn, error) {
 		s.replica = b
 		return b, nil
 	}
+	if len(errs) == 0 {
+		return nil, errNoReplica
+	}
 	return nil, errors.Join(errs...)
 }
+
+// errNoReplica says that no replica may take reads now.
+var errNoReplica = errors.New("no replica is usable: all are down, not replicating, too far behind, or their breakers are open")
 
 // catchUp runs on b the session-log entries it has not run yet.
 func (s *session) catchUp(b *backendConn) error {
@@ -152,7 +173,7 @@ func (s *session) dropReplica(err error) {
 	}
 	s.logger.Warn("replica connection failed", zap.String("replica", s.replica.addr.String()), zap.Error(err))
 	s.forget(s.replica)
-	s.replica.conn.Close()
+	s.replica.drop()
 	s.replica = nil
 }
 
@@ -163,7 +184,7 @@ func (s *session) dropReplica(err error) {
 func (s *session) lost(b *backendConn, touched bool, err error) error {
 	inTx := b.status&wire.StatusInTrans != 0 || b.status&wire.StatusAutocommit == 0
 	s.forget(b)
-	b.conn.Close()
+	b.drop()
 	if b.replica {
 		s.replica = nil
 	} else {

@@ -61,6 +61,10 @@ func (s *session) read(p []byte, res classify.Result) error {
 				return err
 			}
 		}
+		if s.srv.Routing.WhenNoReplica == "error" {
+			s.srv.stats.errors.Add(1)
+			return s.sendError(wire.NewSQLError(wire.ERUnknownError, "Frontdesk: %v", errNoReplica))
+		}
 		s.logger.Debug("reading from the primary instead", errField(err))
 	}
 	return s.on(nil, p, res)

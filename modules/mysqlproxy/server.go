@@ -1,8 +1,11 @@
 package mysqlproxy
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,18 +41,24 @@ type Server struct {
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
 	// Routing tunes where statements go.
-	Routing Routing `json:"routing,omitempty"`
+	Routing *Routing `json:"routing,omitempty"`
+
+	// Health configures the backend monitor and circuit breakers.
+	Health *Health `json:"health,omitempty"`
 
 	name       string
 	listenKeys []string
 	addrs      []caddy.NetworkAddress
 	primary    backendAddr
 	replicas   []backendAddr
-	users      map[string]*user
-	stats      *serverStats
-	logger     *zap.Logger
-	listeners  []*sharedListener
-	sessions   *sessionSet
+	// The nodes of the primary and the replicas, held for this config.
+	primaryNode  *node
+	replicaNodes []*node
+	users        map[string]*user
+	stats        *serverStats
+	logger       *zap.Logger
+	listeners    []*sharedListener
+	sessions     *sessionSet
 }
 
 // Cluster names the backends of a server.
@@ -76,6 +85,11 @@ type Routing struct {
 	// the server ask the client for a file. Default: off, and such
 	// statements get a clear error.
 	AllowLocalInfile bool `json:"allow_local_infile,omitempty"`
+
+	// WhenNoReplica says what a read does when no replica is usable:
+	// "primary" runs it on the primary, "error" answers with an error.
+	// Default: primary.
+	WhenNoReplica string `json:"when_no_replica,omitempty"`
 }
 
 // Defaults of the server settings.
@@ -110,6 +124,9 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
 	}
+	if s.Routing == nil {
+		s.Routing = new(Routing)
+	}
 	if s.Routing.MaxSessionLog == 0 {
 		s.Routing.MaxSessionLog = defaultMaxSessionLog
 	}
@@ -140,6 +157,36 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.users, err = provisionUsers(s.Users); err != nil {
 		return err
+	}
+	if s.Health == nil {
+		s.Health = new(Health)
+	}
+	if err := s.Health.provision(s.Users); err != nil {
+		return err
+	}
+	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != ""}
+	if !settings.monitor {
+		s.logger.Warn("backend monitor off: no user with a password to check the backends with; set health.user")
+	}
+	if s.primaryNode, err = acquireNode(s.primary, settings, s.logger); err != nil {
+		return err
+	}
+	for _, addr := range s.replicas {
+		n, err := acquireNode(addr, settings, s.logger)
+		if err != nil {
+			return err
+		}
+		s.replicaNodes = append(s.replicaNodes, n)
+	}
+	// Route on facts from the first statement: wait (boundedly) for the
+	// monitor's first look at backends that are new to the process.
+	wait, cancel := context.WithTimeout(context.Background(), time.Duration(s.Health.Timeout)+time.Second)
+	defer cancel()
+	for _, n := range append([]*node{s.primaryNode}, s.replicaNodes...) {
+		select {
+		case <-n.checked:
+		case <-wait.Done():
+		}
 	}
 	s.stats = statsFor(name)
 	s.sessions = newSessionSet()
@@ -174,6 +221,8 @@ func (s *Server) validate() error {
 		return fmt.Errorf("idle_timeout must not be negative")
 	case s.Routing.MaxSessionLog < 0:
 		return fmt.Errorf("routing.max_session_log must not be negative")
+	case s.Routing.WhenNoReplica != "" && s.Routing.WhenNoReplica != "primary" && s.Routing.WhenNoReplica != "error":
+		return fmt.Errorf("routing.when_no_replica %q: want primary or error", s.Routing.WhenNoReplica)
 	}
 	return nil
 }
@@ -190,6 +239,7 @@ func (s *Server) start() error {
 		l.serveWith(s)
 		s.logger.Info("listening", zap.String("address", s.listenKeys[i]))
 	}
+	setRunning(s)
 	return nil
 }
 
@@ -201,7 +251,31 @@ func (s *Server) stop() {
 		l.release(s)
 	}
 	s.listeners = nil
+	clearRunning(s)
 	if caddy.Exiting() {
 		s.sessions.stopAll()
 	}
+}
+
+// cleanup releases the nodes this config held.
+func (s *Server) cleanup() {
+	for _, n := range append([]*node{s.primaryNode}, s.replicaNodes...) {
+		if n != nil {
+			releaseNode(n)
+		}
+	}
+}
+
+// replicasByCost returns the usable replicas, cheapest first; among equals,
+// the session's own offset spreads sessions over the replicas.
+func (s *Server) replicasByCost(maxLag time.Duration, offset int) []*node {
+	usable := make([]*node, 0, len(s.replicaNodes))
+	for i := range s.replicaNodes {
+		n := s.replicaNodes[(offset+i)%len(s.replicaNodes)]
+		if n.usableReplica(maxLag, s.primaryNode) {
+			usable = append(usable, n)
+		}
+	}
+	slices.SortStableFunc(usable, func(a, b *node) int { return cmp.Compare(a.cost(), b.cost()) })
+	return usable
 }

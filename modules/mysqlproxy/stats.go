@@ -3,6 +3,9 @@ package mysqlproxy
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // serverStats are a server's counters. They are kept per server name for
@@ -35,7 +38,70 @@ type ServerStats struct {
 var (
 	statsMu     sync.Mutex
 	statsByName = map[string]*serverStats{}
+	// running is the server of each name that the running config serves.
+	running = map[string]*Server{}
 )
+
+// BackendStatus is what the admin API shows of one backend.
+type BackendStatus struct {
+	// Address is the backend's address.
+	Address string `json:"address"`
+	// Role is "primary" or "replica", as configured.
+	Role string `json:"role"`
+	// Usable says whether the backend takes new work: for a replica, reads
+	// under the lag limit; for the primary, a breaker that is not open.
+	Usable bool `json:"usable"`
+	// Breaker is the state of the backend's circuit breaker.
+	Breaker string `json:"breaker"`
+	// OpenConnections counts the sessions' connections to it.
+	OpenConnections int64 `json:"open_connections"`
+	// InFlight counts commands running on it.
+	InFlight int64 `json:"in_flight"`
+	// Routed counts commands sent to it.
+	Routed int64 `json:"routed"`
+	// Health is the monitor's last finding, if the monitor is on.
+	Health *healthState `json:"health,omitempty"`
+	// LastError is the last failure to connect to it.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// ServerStatus is what the admin API shows of one server.
+type ServerStatus struct {
+	ServerStats
+	// Backends are the running config's backends, primary first.
+	Backends []BackendStatus `json:"backends,omitempty"`
+}
+
+func setRunning(s *Server) {
+	statsMu.Lock()
+	running[s.name] = s
+	statsMu.Unlock()
+}
+
+func clearRunning(s *Server) {
+	statsMu.Lock()
+	if running[s.name] == s {
+		delete(running, s.name)
+	}
+	statsMu.Unlock()
+}
+
+func (s *Server) backendStatus() []BackendStatus {
+	maxLag := time.Duration(s.Health.MaxReplicationLag)
+	out := []BackendStatus{s.primaryNode.status("primary", s.primaryNode.breaker.State() != gobreaker.StateOpen)}
+	for _, n := range s.replicaNodes {
+		out = append(out, n.status("replica", n.usableReplica(maxLag, s.primaryNode)))
+	}
+	return out
+}
+
+func (n *node) status(role string, usable bool) BackendStatus {
+	return BackendStatus{
+		Address: n.key, Role: role, Usable: usable, Breaker: n.breaker.State().String(),
+		OpenConnections: n.conns.Load(), InFlight: n.inFlight.Load(), Routed: n.routed.Load(),
+		Health: n.health.Load(), LastError: n.lastError(),
+	}
+}
 
 // statsFor returns the counters of the server with the given name.
 func statsFor(name string) *serverStats {
@@ -60,13 +126,18 @@ func (st *serverStats) snapshot() ServerStats {
 	}
 }
 
-// allStats returns a snapshot of every server's counters, by name.
-func allStats() map[string]ServerStats {
+// allStatus returns every server's counters and, for the servers of the
+// running config, their backends, by server name.
+func allStatus() map[string]ServerStatus {
 	statsMu.Lock()
 	defer statsMu.Unlock()
-	out := make(map[string]ServerStats, len(statsByName))
+	out := make(map[string]ServerStatus, len(statsByName))
 	for name, st := range statsByName {
-		out[name] = st.snapshot()
+		status := ServerStatus{ServerStats: st.snapshot()}
+		if s := running[name]; s != nil {
+			status.Backends = s.backendStatus()
+		}
+		out[name] = status
 	}
 	return out
 }

@@ -1,0 +1,412 @@
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+)
+
+// Shape of the MySQL benchmark: sysbench's tables.
+const (
+	sbTables    = 4
+	sbTableSize = 10000
+	// userHZ is the unit of the CPU times in /proc/<pid>/stat on Linux.
+	userHZ = 100
+)
+
+// sbRunTime is how long each measured run lasts: 12 s, or
+// FRONTDESK_BENCH_MYSQL_SECONDS (for a quick try of the benchmark itself).
+// The CPU profile of Frontdesk samples all but its first and last second.
+func sbRunTime() time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("FRONTDESK_BENCH_MYSQL_SECONDS")); err == nil && n >= 3 {
+		return time.Duration(n) * time.Second
+	}
+	return 12 * time.Second
+}
+
+// sbWorkload is one sysbench test with its extra options.
+type sbWorkload struct {
+	name string
+	args []string
+}
+
+// sbTarget is where a sysbench run connects: the primary itself or a proxy
+// in front of it, whose process's CPU time is measured.
+type sbTarget struct {
+	name string
+	addr string
+	pid  int // 0 when no proxy is in between
+}
+
+// sbResult is what one sysbench run measured.
+type sbResult struct {
+	qps     float64
+	queries int64
+	p95ms   float64
+	errors  int64
+	// cpu is the proxy's CPU time (user+system) during the run.
+	cpu time.Duration
+	// primaryReads and replicaReads count the SELECTs the servers ran
+	// during the run (Com_select, from the servers' own counters).
+	primaryReads, replicaReads int64
+}
+
+// TestBenchMySQL measures sysbench's oltp_point_select and oltp_read_only
+// (without transactions, so that reads may split) at 8 and 32 threads,
+// straight to the primary, through HAProxy in TCP mode in front of the
+// primary (the cheapest relay: the floor of what any proxy costs on this
+// machine), through Frontdesk spreading the reads over two replicas, and,
+// to tell the relay's cost from the split's, through Frontdesk with no
+// replicas (every statement to the primary, as with HAProxy). It prints
+// QPS, p95 latency, the ratios against direct and HAProxy, the proxies' CPU
+// per query and where the reads ran, and the top functions of a CPU profile
+// of Frontdesk taken during one run.
+func TestBenchMySQL(t *testing.T) {
+	benchEnabled(t)
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		harness.Unavailable(t, "sysbench not found (apt-get install sysbench): %v", err)
+	}
+	c := harness.StartCluster(t, 2)
+	split, primaryOnly := harness.FreeAddr(t), harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly), harness.Caddyfile)
+	haproxy := startHAProxy(t, c.Primary.Addr())
+	targets := []sbTarget{
+		{"direct", c.Primary.Addr(), 0},
+		{"haproxy-tcp", haproxy.addr, haproxy.PID()},
+		{"frontdesk", split, fd.PID()},
+		{"fd-primary-only", primaryOnly, fd.PID()},
+	}
+
+	sysbench(t, "oltp_point_select", c.Primary.Addr(), "prepare", 1, 5*time.Minute)
+	c.WaitReplicated()
+	// Warm every server's buffer pool and every path once.
+	for _, tg := range targets {
+		sysbench(t, "oltp_read_only", tg.addr, "run", 8, 2*time.Second, "--skip_trx=on")
+	}
+
+	workloads := []sbWorkload{
+		{"oltp_point_select", nil},
+		{"oltp_read_only", []string{"--skip_trx=on"}},
+	}
+	type row struct {
+		workload string
+		threads  int
+		results  map[string]sbResult
+	}
+	var rows []row
+	for _, w := range workloads {
+		for _, threads := range []int{8, 32} {
+			r := row{w.name, threads, map[string]sbResult{}}
+			for _, tg := range targets {
+				var prof chan string
+				if tg.name == "frontdesk" && w.name == "oltp_point_select" && threads == 32 {
+					prof = profileFrontdesk(t, fd)
+				}
+				r.results[tg.name] = runMeasured(t, c, w, tg, threads)
+				if prof != nil {
+					if top := <-prof; top != "" {
+						t.Logf("CPU profile of frontdesk during %s, %d threads:\n%s", w.name, threads, top)
+					}
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tthreads\ttarget\tQPS\tp95 ms\tvs direct\tvs haproxy\tproxy CPU µs/query\treads on replicas\t")
+	for _, r := range rows {
+		direct, hap := r.results["direct"], r.results["haproxy-tcp"]
+		for _, tg := range targets {
+			res := r.results[tg.name]
+			cpu, share := "-", "-"
+			if tg.pid != 0 && res.queries > 0 {
+				cpu = fmt.Sprintf("%.1f", float64(res.cpu.Microseconds())/float64(res.queries))
+			}
+			if total := res.primaryReads + res.replicaReads; total > 0 {
+				share = fmt.Sprintf("%.0f%%", 100*float64(res.replicaReads)/float64(total))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.2f\t%.2fx\t%.2fx\t%s\t%s\t\n", r.workload, r.threads, tg.name,
+				res.qps, res.p95ms, safeDiv(res.qps, direct.qps), safeDiv(res.qps, hap.qps), cpu, share)
+		}
+	}
+	tw.Flush()
+	t.Logf("sysbench, %d tables x %d rows, %s per run, prepared statements, p95 per sysbench event "+
+		"(1 query for point_select, 14 for read_only); %d CPUs shared by sysbench, MariaDB and the proxy:\n%s",
+		sbTables, sbTableSize, sbRunTime(), runtime.NumCPU(), b.String())
+	for _, r := range rows {
+		got, hap := r.results["frontdesk"], r.results["haproxy-tcp"]
+		verdict := "meets"
+		if safeDiv(got.qps, hap.qps) < 0.8 {
+			verdict = "misses"
+		}
+		t.Logf("%s at %d threads: frontdesk/haproxy %.2fx %s the 0.8x target", r.workload, r.threads, safeDiv(got.qps, hap.qps), verdict)
+		if got.primaryReads > got.replicaReads/20 {
+			t.Errorf("%s at %d threads: frontdesk sent %d reads to the primary and %d to replicas: it did not split",
+				r.workload, r.threads, got.primaryReads, got.replicaReads)
+		}
+	}
+}
+
+// benchMySQLCaddyfile configures one Frontdesk process with two mysql
+// servers on the cluster: split, which spreads reads over the replicas, and
+// primaryOnly, which has no replicas and so relays everything to the
+// primary, the same path as HAProxy's.
+func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly string) string {
+	return fmt.Sprintf(`{
+	admin {$%s}
+	mysql {
+		server split {
+			listen %s
+			primary %s
+			replicas %s %s
+			user %s %s
+		}
+		server primary_only {
+			listen %s
+			primary %s
+			user %s %s
+		}
+	}
+}
+`, harness.AdminEnv, split, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword,
+		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword)
+}
+
+// runMeasured runs one sysbench workload against tg and measures it, with
+// the proxy's CPU time and the servers' SELECT counters around it.
+func runMeasured(t *testing.T, c *harness.Cluster, w sbWorkload, tg sbTarget, threads int) sbResult {
+	t.Helper()
+	reads0 := selectCounts(t, c)
+	cpu0 := procCPU(tg.pid)
+	out := sysbench(t, w.name, tg.addr, "run", threads, sbRunTime(), w.args...)
+	cpu1 := procCPU(tg.pid)
+	reads1 := selectCounts(t, c)
+	res, err := parseSysbench(out)
+	if err != nil {
+		t.Errorf("%s through %s at %d threads: %v\n%s", w.name, tg.name, threads, err, out)
+	}
+	if res.errors > 0 {
+		t.Errorf("%s through %s at %d threads: %d errors", w.name, tg.name, threads, res.errors)
+	}
+	res.cpu = cpu1 - cpu0
+	for i := range reads1 {
+		if i == 0 {
+			res.primaryReads = reads1[i] - reads0[i]
+		} else {
+			res.replicaReads += reads1[i] - reads0[i]
+		}
+	}
+	return res
+}
+
+// sysbench runs `sysbench <workload> <cmd>` against addr on the sbtest
+// tables as the test user, bounded by the run time plus a minute, and
+// returns its output. A failure fails the test.
+func sysbench(t *testing.T, workload, addr, cmd string, threads int, d time.Duration, extra ...string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	args := []string{workload,
+		"--db-driver=mysql", "--mysql-host=" + host, "--mysql-port=" + port,
+		"--mysql-user=" + harness.TestUser, "--mysql-password=" + harness.TestPassword, "--mysql-db=sbtest",
+		fmt.Sprintf("--tables=%d", sbTables), fmt.Sprintf("--table-size=%d", sbTableSize),
+		fmt.Sprintf("--threads=%d", threads), fmt.Sprintf("--time=%d", int(d.Seconds())), "--events=0",
+		"--percentile=95", "--report-interval=0"}
+	args = append(append(args, extra...), cmd)
+	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "sysbench", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sysbench %s %s against %s: %v\n%s", workload, cmd, addr, err, out)
+	}
+	return string(out)
+}
+
+var (
+	sbQueries = regexp.MustCompile(`queries:\s+(\d+)\s+\(([\d.]+) per sec\.\)`)
+	sbP95     = regexp.MustCompile(`95th percentile:\s+([\d.]+)`)
+	sbErrors  = regexp.MustCompile(`ignored errors:\s+(\d+)`)
+)
+
+// parseSysbench reads the totals of a sysbench 1.0 run report.
+func parseSysbench(out string) (sbResult, error) {
+	var r sbResult
+	q, p, e := sbQueries.FindStringSubmatch(out), sbP95.FindStringSubmatch(out), sbErrors.FindStringSubmatch(out)
+	if q == nil || p == nil || e == nil {
+		return r, fmt.Errorf("cannot read the sysbench report")
+	}
+	r.queries, _ = strconv.ParseInt(q[1], 10, 64)
+	r.qps, _ = strconv.ParseFloat(q[2], 64)
+	r.p95ms, _ = strconv.ParseFloat(p[1], 64)
+	r.errors, _ = strconv.ParseInt(e[1], 10, 64)
+	return r, nil
+}
+
+// selectCounts returns each server's Com_select, primary first.
+func selectCounts(t *testing.T, c *harness.Cluster) []int64 {
+	t.Helper()
+	var counts []int64
+	for _, s := range c.All() {
+		var name string
+		var n int64
+		if err := s.AdminDB().QueryRow("SHOW GLOBAL STATUS LIKE 'Com_select'").Scan(&name, &n); err != nil {
+			t.Fatalf("MariaDB %s: reading Com_select: %v", s.Name, err)
+		}
+		counts = append(counts, n)
+	}
+	return counts
+}
+
+// procCPU returns the CPU time (user+system) process pid has used so far,
+// or 0 for pid 0 or a process that cannot be read.
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the parenthesised command name; utime and stime are
+	// the 14th and 15th fields of the line, 12th and 13th after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * time.Second / userHZ
+}
+
+// haproxyProc is an HAProxy started by a test.
+type haproxyProc struct {
+	*harness.Process
+	addr string
+}
+
+// startHAProxy runs Debian's HAProxy as a plain TCP relay to primary, with
+// its config in a temp dir, and waits until a MySQL login through it works.
+// It is ended by its PID when the test ends.
+func startHAProxy(t *testing.T, primary string) *haproxyProc {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
+			harness.Unavailable(t, "haproxy not found (apt-get install haproxy): %v", err)
+		}
+	}
+	dir := t.TempDir()
+	addr := harness.FreeAddr(t)
+	cfg := fmt.Sprintf(`global
+	maxconn 4096
+
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 10m
+	timeout server 10m
+
+listen mysql
+	bind %s
+	server primary %s
+`, addr, primary)
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &haproxyProc{Process: harness.StartProcess(t, dir, bin, nil, "-db", "-f", path), addr: addr}
+	db, err := sql.Open("mysql", harness.UserDSN(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = harness.Eventually(20*time.Second, 100*time.Millisecond, func() error {
+		if p.Exited() {
+			return fmt.Errorf("haproxy exited during start-up")
+		}
+		return db.Ping()
+	})
+	if err != nil {
+		t.Fatalf("haproxy at %s never relayed a MySQL login: %v\n%s", addr, err, p.LogTail(20))
+	}
+	return p
+}
+
+// profileFrontdesk starts taking a CPU profile of Frontdesk through its
+// admin API (Caddy serves net/http/pprof there), saves it as
+// bin/mysql-bench-cpu.pprof, and delivers `go tool pprof -top` of it, or ""
+// after reporting why there is none.
+func profileFrontdesk(t *testing.T, fd *harness.Frontdesk) chan string {
+	t.Helper()
+	path := filepath.Join(harness.RepoRoot(), "bin", "mysql-bench-cpu.pprof")
+	seconds := int(sbRunTime().Seconds()) - 2
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", fd.Admin, seconds)
+	done := make(chan string, 1)
+	go func() {
+		time.Sleep(time.Second) // let sysbench connect
+		top, err := fetchProfile(url, path, time.Duration(seconds)*time.Second)
+		if err != nil {
+			t.Errorf("CPU profile of frontdesk: %v", err)
+		}
+		done <- top
+	}()
+	return done
+}
+
+// fetchProfile saves the profile at url to path and returns its top
+// functions.
+func fetchProfile(url, path string, d time.Duration) (string, error) {
+	client := &http.Client{Timeout: d + 30*time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		return "", err
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "tool", "pprof", "-top", "-nodecount=25", path).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %v\n%s", err, out)
+	}
+	return fmt.Sprintf("(saved as %s)\n%s", path, out), nil
+}
+
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

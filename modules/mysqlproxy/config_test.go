@@ -1,0 +1,127 @@
+package mysqlproxy
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// provisionJSON provisions and validates an app from its JSON config.
+func provisionJSON(t *testing.T, cfg string) (*App, error) {
+	t.Helper()
+	app := new(App)
+	if err := json.Unmarshal([]byte(cfg), app); err != nil {
+		t.Fatalf("config JSON: %v", err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	t.Cleanup(func() { app.Cleanup() })
+	if err := app.Provision(ctx); err != nil {
+		return nil, err
+	}
+	return app, app.Validate()
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct{ name, cfg, want string }{
+		{"no servers", `{}`, "no servers configured"},
+		{"no primary", `{"servers":{"a":{"listen":[":3307"],"users":[{"username":"u","password":"p"}]}}}`,
+			`server "a": cluster.primary is required`},
+		{"bad primary", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"nohostport"},"users":[{"username":"u","password":"p"}]}}}`,
+			`cluster.primary: "nohostport" is not host:port or unix//path`},
+		{"bad replica", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1","replicas":["h:2","unix/"]},"users":[{"username":"u","password":"p"}]}}}`,
+			`cluster.replicas[1]: "unix/": empty socket path`},
+		{"bad listen", `{"servers":{"a":{"listen":["tcp/h:x"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+			`listen[0] "tcp/h:x"`},
+		{"no listen", `{"servers":{"a":{"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+			"listen: at least one address is required"},
+		{"no users", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"}}}}`,
+			"users: at least one user is required"},
+		{"no secret", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u"}]}}}`,
+			`user "u": password or password_hash is required`},
+		{"bad hash", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password_hash":"*12"}]}}}`,
+			`user "u": password_hash`},
+		{"hash mismatch", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"other","password_hash":"*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"}]}}}`,
+			`user "u": password and password_hash do not match`},
+		{"duplicate user", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"},{"username":"u","password":"q"}]}}}`,
+			`users[1]: user "u" is listed twice`},
+		{"unknown placeholder", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"{nope.x}"}]}}}`,
+			`user "u": password`},
+		{"shared listener", `{"servers":{"a":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]},` +
+			`"b":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+			`servers "a" and "b" both listen on`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := provisionJSON(t, tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigDefaultsAndSecrets(t *testing.T) {
+	t.Setenv("FRONTDESK_TEST_DB_PW", "password")
+	app, err := provisionJSON(t, `{"servers":{"a":{"listen":["127.0.0.1:3307"],
+		"cluster":{"primary":"127.0.0.1:3306","replicas":["unix//run/r.sock"]},
+		"users":[{"username":"app","password":"{env.FRONTDESK_TEST_DB_PW}"},
+		         {"username":"ro","password_hash":"*2470c0c06dee42fd1618bb99005adca2ec9d1e19"}]}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := app.Servers["a"]
+	if s.ConnectTimeout != caddy.Duration(defaultConnectTimeout) || s.IdleTimeout != caddy.Duration(defaultIdleTimeout) ||
+		s.HandshakeTimeout != caddy.Duration(defaultHandshakeTimeout) || s.Routing.MaxSessionLog != defaultMaxSessionLog {
+		t.Errorf("defaults not applied: %+v %+v", s, s.Routing)
+	}
+	if got := s.replicas[0]; got.network != "unix" || got.address != "/run/r.sock" {
+		t.Errorf("unix replica parsed as %+v", got)
+	}
+	// Both users have the double SHA1 of "password": one from the
+	// placeholder's value, one from the hash in lower case.
+	want, _ := wire.ParseNativeHash(wire.DoubleSHA1Hex([]byte("password")))
+	for _, name := range []string{"app", "ro"} {
+		if u := s.users[name]; u == nil || string(u.doubleSHA1) != string(want) {
+			t.Errorf("user %s: hash %x, want %x", name, u.doubleSHA1, want)
+		}
+	}
+	if string(s.users["app"].password) != "password" || s.users["ro"].password != nil {
+		t.Errorf("cleartext passwords: app %q, ro %q", s.users["app"].password, s.users["ro"].password)
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	users, err := provisionUsers([]User{{Username: "app", Password: "s3cret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{users: users}
+	nonce := wire.NewNonce()
+	u, sha1pw := srv.authenticate("app", nonce, wire.Scramble([]byte("s3cret"), nonce))
+	if u == nil {
+		t.Fatal("the right password was refused")
+	}
+	// What was recovered answers a backend's challenge like the password.
+	other := wire.NewNonce()
+	if string(wire.ScrambleFromSHA1(sha1pw, other)) != string(wire.Scramble([]byte("s3cret"), other)) {
+		t.Error("the recovered SHA1 does not log in to backends")
+	}
+	for _, tc := range []struct {
+		name, user string
+		reply      []byte
+	}{
+		{"wrong password", "app", wire.Scramble([]byte("guess"), nonce)},
+		{"no password", "app", nil},
+		{"unknown user", "nobody", wire.Scramble([]byte("s3cret"), nonce)},
+		{"replayed reply", "app", wire.Scramble([]byte("s3cret"), wire.NewNonce())},
+	} {
+		if u, _ := srv.authenticate(tc.user, nonce, tc.reply); u != nil {
+			t.Errorf("%s: login accepted", tc.name)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package mysqlproxy
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// nodes holds what the proxy knows about each backend server, across config
+// generations: its circuit breaker, its load, and what the monitor saw. A
+// reload that keeps a backend keeps all of it.
+var nodes = caddy.NewUsagePool()
+
+// node is one backend server as the proxy sees it.
+type node struct {
+	key     string
+	addr    backendAddr
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	// inFlight counts commands running on the server; conns counts the
+	// sessions' open connections to it; routed counts commands sent.
+	inFlight atomic.Int64
+	conns    atomic.Int64
+	routed   atomic.Int64
+	// health is the monitor's last finding; nil before the first check or
+	// with the monitor off.
+	health atomic.Pointer[healthState]
+	// settings are the current config's, swapped in by each generation.
+	settings atomic.Pointer[nodeSettings]
+	logger   atomic.Pointer[zap.Logger]
+
+	lastErr atomic.Pointer[string]
+	// checked is closed after the monitor's first check (or at once with
+	// the monitor off), so a new config routes on facts from the start.
+	checked   chan struct{}
+	stop      chan struct{}
+	stopped   chan struct{}
+	startOnce sync.Once
+}
+
+// nodeSettings are the parts of a server's config that a node uses.
+type nodeSettings struct {
+	health  Health
+	monitor bool // false when there are no monitor credentials
+}
+
+// healthState is what one check of a backend found.
+type healthState struct {
+	Checked   time.Time     `json:"checked"`
+	Reachable bool          `json:"reachable"`
+	Latency   time.Duration `json:"latency_ns"`
+	ReadOnly  bool          `json:"read_only"`
+	// Replicating is set when the server has a replication source.
+	Replicating bool `json:"replicating"`
+	IORunning   bool `json:"io_running"`
+	SQLRunning  bool `json:"sql_running"`
+	// Lag is Seconds_Behind_Master; nil when unknown (NULL).
+	Lag   *time.Duration `json:"lag_ns,omitempty"`
+	GTID  string         `json:"gtid_position,omitempty"`
+	Error string         `json:"error,omitempty"`
+}
+
+// acquireNode returns the node for addr, creating it (with its breaker) on
+// first use. Each call must be paired with releaseNode.
+func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (*node, error) {
+	key := addr.String()
+	val, _, err := nodes.LoadOrNew(key, func() (caddy.Destructor, error) {
+		n := &node{key: key, addr: addr, checked: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
+		n.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name: key,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				return c.ConsecutiveFailures >= uint32(max(n.settings.Load().health.BreakerFailures, 1))
+			},
+			Timeout:       time.Duration(settings.health.BreakerOpenTime),
+			IsExcluded:    notABackendFailure,
+			OnStateChange: n.breakerChanged,
+		})
+		return n, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := val.(*node)
+	n.settings.Store(settings)
+	n.logger.Store(logger.With(zap.String("backend", key)))
+	n.startOnce.Do(func() { go n.monitor() })
+	return n, nil
+}
+
+func releaseNode(n *node) { _, _ = nodes.Delete(n.key) }
+
+// Destruct stops the monitor when no config uses the backend any more.
+func (n *node) Destruct() error {
+	close(n.stop)
+	<-n.stopped
+	return nil
+}
+
+// notABackendFailure tells the breaker which login errors say nothing about
+// the server's health: the server answered, and refused for a reason of the
+// client's (a database that does not exist, say).
+func notABackendFailure(err error) bool {
+	var se *wire.SQLError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case wire.ERConCountError, wire.ERAccessDeniedError, wire.ERServerShutdown, 1129 /* host blocked */ :
+		return false
+	}
+	return true
+}
+
+func (n *node) breakerChanged(_ string, from, to gobreaker.State) {
+	n.log().Warn("backend circuit breaker changed", zap.String("from", from.String()), zap.String("to", to.String()),
+		zap.String("last_error", n.lastError()))
+}
+
+func (n *node) log() *zap.Logger { return n.logger.Load() }
+
+func (n *node) lastError() string {
+	if e := n.lastErr.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+// dial opens a session connection to the backend through its breaker: an
+// open breaker fails at once, with the reason, instead of waiting on a
+// server known to be down.
+func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
+	done, err := n.breaker.Allow()
+	if err != nil {
+		return nil, &backendError{n.addr, fmt.Errorf("circuit breaker open after repeated failures (last: %s)", n.lastError())}
+	}
+	b, err := dialBackend(n.addr, replica, timeout, cred, opt)
+	done(err)
+	if err != nil {
+		msg := err.Error()
+		n.lastErr.Store(&msg)
+		return nil, err
+	}
+	b.node = n
+	n.conns.Add(1)
+	return b, nil
+}
+
+// usableReplica reports whether the backend may take reads, by its breaker
+// and the monitor's last finding under the server's lag limit. A replica
+// whose replication stopped has no known lag and takes no reads, except
+// when the primary itself is down: then the replica cannot receive anything
+// newer, and it is the freshest copy there is.
+func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
+	if n.breaker.State() == gobreaker.StateOpen {
+		return false
+	}
+	if !n.settings.Load().monitor {
+		return true
+	}
+	h := n.health.Load()
+	if h == nil || !h.Reachable || !h.SQLRunning {
+		return false
+	}
+	if !h.IORunning && primary.down() {
+		return true
+	}
+	return h.IORunning && h.Lag != nil && *h.Lag <= maxLag
+}
+
+// down reports whether the backend is known to be unreachable.
+func (n *node) down() bool {
+	if n.breaker.State() == gobreaker.StateOpen {
+		return true
+	}
+	h := n.health.Load()
+	return h != nil && !h.Reachable
+}
+
+// cost is what choosing the backend for one more read costs: the work in
+// flight there, weighed by how fast it answers the monitor.
+func (n *node) cost() float64 {
+	latency := time.Millisecond
+	if h := n.health.Load(); h != nil && h.Latency > 0 {
+		latency = h.Latency
+	}
+	return float64(n.inFlight.Load()+1) * float64(latency)
+}
+
+var _ caddy.Destructor = (*node)(nil)
