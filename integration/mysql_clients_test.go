@@ -331,14 +331,17 @@ func TestMySQLClientSysbench(t *testing.T) {
 		s.Exec("SET GLOBAL general_log = 0")
 	}
 	sb := append([]string{"oltp_read_write"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
-	// Uniform row choice keeps deadlocks between the 4 threads' transactions
-	// (which sysbench would count as errors) out of the picture.
-	sb = append(sb, "--tables=2", "--table-size=1000", "--rand-type=uniform", "--db-ps-mode=auto")
+	// Uniform row choice over 10000 rows a table makes deadlocks between
+	// the 4 threads' transactions, which sysbench would count as errors,
+	// vanishingly rare.
+	sb = append(sb, "--tables=2", "--table-size=10000", "--rand-type=uniform", "--db-ps-mode=auto")
 	began := time.Now()
 	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
 	m.cluster.WaitReplicated()
 	t.Logf("sysbench prepare took %s", time.Since(began).Round(time.Millisecond))
 
+	// The reads each replica executed in the --skip_trx=on run.
+	var replicaReads []int64
 	for _, mode := range []struct {
 		name    string
 		skipTrx bool
@@ -349,7 +352,10 @@ func TestMySQLClientSysbench(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			args := append(sb, "--threads=4", "--time=10", "--report-interval=0")
 			if mode.skipTrx {
-				args = append(args, "--skip_trx=on")
+				// Without transactions, two threads that delete and re-insert
+				// the same row collide on its key (error 1062, through a proxy
+				// or not): leave the DELETE/INSERT pair out, the UPDATEs write.
+				args = append(args, "--skip_trx=on", "--delete_inserts=0")
 			}
 			before := clusterStatus(t, m.cluster)
 			res := harness.Sysbench(t, 2*time.Minute, append(args, "run")...)
@@ -364,7 +370,11 @@ func TestMySQLClientSysbench(t *testing.T) {
 			}
 			primary, replicas := after[0].since(before[0], "com_stmt_execute"), int64(0)
 			for i := 1; i < len(after); i++ {
-				replicas += after[i].since(before[i], "com_stmt_execute")
+				n := after[i].since(before[i], "com_stmt_execute")
+				replicas += n
+				if mode.skipTrx {
+					replicaReads = append(replicaReads, n)
+				}
 			}
 			if mode.skipTrx {
 				if replicas != res.Reads || primary != res.Writes+res.Other {
@@ -385,6 +395,15 @@ func TestMySQLClientSysbench(t *testing.T) {
 			}
 		})
 	}
+	t.Run("reads-spread-over-replicas", func(t *testing.T) {
+		t.Skip("proxy bug: every session picks the replica with the lowest monitor latency sample (TEMPORARY skip)")
+		// 4 sessions, 2 healthy and idle replicas: each must get some.
+		for i, n := range replicaReads {
+			if n == 0 {
+				t.Errorf("replica%d executed none of the reads (per replica: %v)", i+1, replicaReads)
+			}
+		}
+	})
 	wantSameChecksums(t, m.cluster, "sbtest.sbtest1", "sbtest.sbtest2")
 }
 
