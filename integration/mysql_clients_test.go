@@ -22,7 +22,9 @@ import (
 // and read-only transactions on a replica, and that session state (user
 // variables, time zone, character set, current database) set through the
 // proxy is in force on the replica that answers, while per-connection
-// answers (LAST_INSERT_ID()) and temporary tables stay on the primary.
+// answers (LAST_INSERT_ID()) and temporary tables stay on the primary. A
+// routing hint works with --comments only, as documented, since the client
+// strips comments otherwise.
 func TestMySQLClientMariaDBCLI(t *testing.T) {
 	mariadbCLI(t)
 	m := startMySQLProxy(t)
@@ -123,6 +125,26 @@ func TestMySQLClientMariaDBCLI(t *testing.T) {
 		wantRows(t, "reads of a temporary table", rows, "6", "3")
 		m.wantRanOn(t, "cli-tmp-sum", "primary×1")
 		m.wantRanOn(t, "cli-tmp-after", "primary×1") // the session stays pinned
+	})
+
+	t.Run("hints-need-comments", func(t *testing.T) {
+		// The marker is a string here: without --comments, the client
+		// strips comment markers along with the routing hint.
+		hinted := "/* frontdesk:primary */ SELECT 'cli-hint-kept'"
+		wantRows(t, "hinted read", m.cli(t, hinted), "cli-hint-kept")
+		m.wantRanOn(t, "cli-hint-kept", "primary×1")
+
+		var args []string
+		for _, a := range m.cliArgs(t, harness.TestPassword) {
+			if a != "--comments" {
+				args = append(args, a)
+			}
+		}
+		out, errOut, err := runCLI(t, append(args, "-e", strings.Replace(hinted, "kept", "stripped", 1)))
+		if err != nil || out != "cli-hint-stripped\n" {
+			t.Fatalf("hinted read without --comments: %v, %q %q", err, out, errOut)
+		}
+		m.wantRanOn(t, "cli-hint-stripped", "replica×1")
 	})
 
 	t.Run("failed-login", func(t *testing.T) {

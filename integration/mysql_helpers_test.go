@@ -92,7 +92,13 @@ func (m *mysqlProxy) cliArgs(t *testing.T, password string) []string {
 // session and returns its stdout and stderr.
 func (m *mysqlProxy) cliRun(t *testing.T, password, sql string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(mariadbCLI(t), append(m.cliArgs(t, password), "-e", sql)...)
+	return runCLI(t, append(m.cliArgs(t, password), "-e", sql))
+}
+
+// runCLI runs the mariadb client with args and returns its output.
+func runCLI(t *testing.T, args []string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(mariadbCLI(t), args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
