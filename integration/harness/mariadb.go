@@ -34,10 +34,12 @@ type MariaDB struct {
 	DataDir  string
 	Socket   string
 	replica  bool
-	proc     *Process
-	t        T
-	root     driver.Connector
-	admin    *sql.DB
+	// logging is set by LogStatements and survives restarts.
+	logging bool
+	proc    *Process
+	t       T
+	root    driver.Connector
+	admin   *sql.DB
 }
 
 // Cluster is a MariaDB primary with GTID replicas, all on loopback.
@@ -187,6 +189,9 @@ func (s *MariaDB) Start() {
 	if err != nil {
 		s.t.Fatalf("MariaDB %s on port %d did not start: %v\n%s", s.Name, s.Port, err, s.proc.LogTail(30))
 	}
+	if s.logging {
+		s.LogStatements()
+	}
 }
 
 // Stop shuts the server down cleanly.
@@ -300,8 +305,9 @@ func (s *MariaDB) WaitGTID(pos string, timeout time.Duration) error {
 
 // LogStatements turns on the server's general log, into the table
 // mysql.general_log, so that a test can see on the server itself which
-// statements it ran (see Ran).
+// statements it ran (see Ran). It stays on across restarts.
 func (s *MariaDB) LogStatements() {
+	s.logging = true
 	s.Exec("SET GLOBAL log_output = 'TABLE'", "SET GLOBAL general_log = 1")
 }
 

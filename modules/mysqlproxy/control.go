@@ -74,10 +74,8 @@ func (s *session) changeUser(p []byte) error {
 	s.log.reset()
 	s.stmts.reset()
 	s.pinned, s.noReplica = false, false
-	if s.db != "" {
-		if _, err := s.primaryConn(); err != nil {
-			return s.sendError(toSQLError(err))
-		}
+	if err := s.checkLoginDB(); err != nil {
+		return s.sendError(toSQLError(err))
 	}
 	return s.sendOK()
 }

@@ -108,12 +108,8 @@ func (s *session) login() error {
 	s.attrs = append(resp.Attributes, frontdeskAttr)
 	s.loginDB, s.db = resp.Database, resp.Database
 	s.status = wire.StatusAutocommit
-	if s.db != "" {
-		// Open the primary at once so that a bad database fails the login,
-		// as it would on the server itself.
-		if _, err := s.primaryConn(); err != nil {
-			return s.refuseLogin(toSQLError(err))
-		}
+	if err := s.checkLoginDB(); err != nil {
+		return s.refuseLogin(toSQLError(err))
 	}
 	ok := wire.OK{Status: s.status}
 	return s.writeAndFlush(ok.Append(nil, s.caps))
@@ -177,4 +173,20 @@ func refuse(conn net.Conn) {
 	msg := &wire.SQLError{Code: wire.ERServerShutdown, Message: "Frontdesk is reloading; connect again"}
 	pkt, _ := wire.AppendPacket(nil, msg.Append(nil), 0)
 	conn.Write(pkt)
+}
+
+// checkLoginDB opens a backend connection at once when the client names a
+// database, so that a bad database fails the login as it would on the
+// server itself: the primary's, or a replica's while the primary is down.
+func (s *session) checkLoginDB() error {
+	if s.db == "" {
+		return nil
+	}
+	if s.srv.primaryNode.down() && s.replicaUsable() {
+		if _, err := s.replicaConn(); err == nil {
+			return nil
+		}
+	}
+	_, err := s.primaryConn()
+	return err
 }

@@ -37,6 +37,9 @@ func (n *node) monitor() {
 			}
 			h := n.check(db, time.Duration(s.health.Timeout))
 			n.health.Store(h)
+			if h.Reachable {
+				n.observeLatency(h.Latency)
+			}
 			if summary := h.summary(); summary != last {
 				n.log().Info("backend state", zap.Bool("reachable", h.Reachable), zap.Bool("read_only", h.ReadOnly),
 					zap.Bool("replicating", h.Replicating), zap.Bool("io_running", h.IORunning),

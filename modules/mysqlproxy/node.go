@@ -29,6 +29,8 @@ type node struct {
 	inFlight atomic.Int64
 	conns    atomic.Int64
 	routed   atomic.Int64
+	// latency is the monitor's check latency, smoothed (nanoseconds).
+	latency atomic.Int64
 	// health is the monitor's last finding; nil before the first check or
 	// with the monitor off.
 	health atomic.Pointer[healthState]
@@ -136,6 +138,11 @@ func (n *node) lastError() string {
 // open breaker fails at once, with the reason, instead of waiting on a
 // server known to be down.
 func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
+	if h := n.health.Load(); h != nil && !h.Reachable {
+		// The monitor found it down moments ago: say so at once rather
+		// than wait on a connect that may hang.
+		return nil, &backendError{n.addr, fmt.Errorf("down according to the monitor (%s)", h.Error)}
+	}
 	done, err := n.breaker.Allow()
 	if err != nil {
 		return nil, &backendError{n.addr, fmt.Errorf("circuit breaker open after repeated failures (last: %s)", n.lastError())}
@@ -183,14 +190,26 @@ func (n *node) down() bool {
 	return h != nil && !h.Reachable
 }
 
+// latencyFloor is the monitor latency below which replicas count as equally
+// fast: pings on a healthy network differ by noise, and choosing by noise
+// would send all light traffic to one replica.
+const latencyFloor = 10 * time.Millisecond
+
 // cost is what choosing the backend for one more read costs: the work in
-// flight there, weighed by how fast it answers the monitor.
+// flight there, weighed by how fast it answers the monitor (smoothed).
 func (n *node) cost() float64 {
-	latency := time.Millisecond
-	if h := n.health.Load(); h != nil && h.Latency > 0 {
-		latency = h.Latency
-	}
+	latency := max(time.Duration(n.latency.Load()), latencyFloor)
 	return float64(n.inFlight.Load()+1) * float64(latency)
+}
+
+// observeLatency folds a check's latency into the smoothed latency.
+func (n *node) observeLatency(d time.Duration) {
+	old := time.Duration(n.latency.Load())
+	if old == 0 {
+		n.latency.Store(int64(d))
+		return
+	}
+	n.latency.Store(int64(old + (d-old)*3/10))
 }
 
 var _ caddy.Destructor = (*node)(nil)

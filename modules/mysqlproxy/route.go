@@ -45,14 +45,19 @@ func (s *session) replicaUsable() bool {
 	return len(s.srv.replicas) > 0 && !s.pinned && !s.noReplica && !s.log.overflowed
 }
 
-// read sends a side-effect-free read to a replica, falling back to the
-// primary when no replica can take it before any byte reached the client.
+// read sends a side-effect-free read to a replica. A read that fails
+// before any byte reached the client is tried once more on another
+// replica, then on the primary (or answered with an error, as configured).
 func (s *session) read(p []byte, res classify.Result) error {
 	if s.replicaUsable() {
-		b, err := s.replicaConn()
-		if err == nil {
-			touched, err := s.relay(b, p)
-			if err == nil {
+		var err error
+		for attempt := 0; attempt < 2 && s.replicaUsable(); attempt++ {
+			var b *backendConn
+			if b, err = s.replicaConn(); err != nil {
+				break
+			}
+			var touched bool
+			if touched, err = s.relay(b, p); err == nil {
 				s.done(b, res)
 				return nil
 			}

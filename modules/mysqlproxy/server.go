@@ -266,16 +266,42 @@ func (s *Server) cleanup() {
 	}
 }
 
-// replicasByCost returns the usable replicas, cheapest first; among equals,
-// the session's own offset spreads sessions over the replicas.
+// replicasByCost returns the usable replicas, best first. The best are
+// the cheapest (see node.cost) and those within a factor of two of them:
+// smaller differences are noise, not a signal, and among those the
+// session's own offset rotates the order, so that load spreads.
 func (s *Server) replicasByCost(maxLag time.Duration, offset int) []*node {
-	usable := make([]*node, 0, len(s.replicaNodes))
+	type candidate struct {
+		n    *node
+		cost float64
+		turn int
+	}
+	var cands []candidate
 	for i := range s.replicaNodes {
 		n := s.replicaNodes[(offset+i)%len(s.replicaNodes)]
 		if n.usableReplica(maxLag, s.primaryNode) {
-			usable = append(usable, n)
+			cands = append(cands, candidate{n, n.cost(), i})
 		}
 	}
-	slices.SortStableFunc(usable, func(a, b *node) int { return cmp.Compare(a.cost(), b.cost()) })
-	return usable
+	if len(cands) == 0 {
+		return nil
+	}
+	best := slices.MinFunc(cands, func(a, b candidate) int { return cmp.Compare(a.cost, b.cost) }).cost
+	slices.SortFunc(cands, func(a, b candidate) int {
+		aEven, bEven := a.cost <= 2*best, b.cost <= 2*best
+		switch {
+		case aEven && bEven:
+			return cmp.Compare(a.turn, b.turn)
+		case aEven:
+			return -1
+		case bEven:
+			return 1
+		}
+		return cmp.Compare(a.cost, b.cost)
+	})
+	out := make([]*node, len(cands))
+	for i, c := range cands {
+		out[i] = c.n
+	}
+	return out
 }

@@ -4,8 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // serverStats are a server's counters. They are kept per server name for
@@ -49,7 +47,7 @@ type BackendStatus struct {
 	// Role is "primary" or "replica", as configured.
 	Role string `json:"role"`
 	// Usable says whether the backend takes new work: for a replica, reads
-	// under the lag limit; for the primary, a breaker that is not open.
+	// under the lag limit; for the primary, not known to be down.
 	Usable bool `json:"usable"`
 	// Breaker is the state of the backend's circuit breaker.
 	Breaker string `json:"breaker"`
@@ -88,7 +86,7 @@ func clearRunning(s *Server) {
 
 func (s *Server) backendStatus() []BackendStatus {
 	maxLag := time.Duration(s.Health.MaxReplicationLag)
-	out := []BackendStatus{s.primaryNode.status("primary", s.primaryNode.breaker.State() != gobreaker.StateOpen)}
+	out := []BackendStatus{s.primaryNode.status("primary", !s.primaryNode.down())}
 	for _, n := range s.replicaNodes {
 		out = append(out, n.status("replica", n.usableReplica(maxLag, s.primaryNode)))
 	}
