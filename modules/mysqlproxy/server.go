@@ -37,7 +37,9 @@ type Server struct {
 	HandshakeTimeout caddy.Duration `json:"handshake_timeout,omitempty"`
 
 	// IdleTimeout closes a client session that sends nothing for this long,
-	// as the server's wait_timeout would. Default: 8h.
+	// as the server's wait_timeout would. (To keep the per-command cost low,
+	// the clock is re-armed only when half of it is used, so a silent session
+	// ends after between half of this and all of it.) Default: 8h.
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
 	// Routing tunes where statements go.
