@@ -484,12 +484,13 @@ func (m *mysqlProxy) parallelSession(t *testing.T, marker string) (stop func() (
 
 // TestMySQLClientBadInput sends the proxy what no well-behaved client
 // would, through raw TCP with the proxy's own wire codec: a wrong password,
-// garbage or TLS instead of a handshake response, unknown command bytes,
-// COM_STMT_* commands naming unknown statements or cut short, and oversize
-// packets. Each gets the ERR packet MySQL would send (and a closed
-// connection where MariaDB closes it too), the session that sent it works
-// on where the protocol allows, and a session opened before, as well as a
-// parallel one that keeps reading throughout, never notice.
+// garbage, TLS or out-of-sequence packets instead of a handshake response,
+// unknown command bytes, COM_STMT_* commands naming unknown statements or
+// cut short, and oversize packets. Each gets the ERR packet MySQL would
+// send (and a closed connection where MariaDB closes it too), the session
+// that sent it works on where the protocol allows, and a session opened
+// before, as well as a parallel one that keeps reading throughout, never
+// notice.
 func TestMySQLClientBadInput(t *testing.T) {
 	m := startMySQLProxy(t)
 	stop := m.parallelSession(t, "bad-input-parallel")
@@ -520,6 +521,24 @@ func TestMySQLClientBadInput(t *testing.T) {
 		c.send(wire.AppendSSLRequest(nil, harness.RawCaps|wire.ClientSSL, 1<<24, 45))
 		wantSQLError(t, "TLS request", c.reply(), wire.ERNotSupportedAuthMode)
 		wantClosed(t, c.conn, "after a TLS request")
+	})
+
+	t.Run("out-of-order-packets", func(t *testing.T) {
+		// What an HTTP client sends: its first bytes read as a packet header
+		// with sequence id 0x20 where 1 is due.
+		c := dialGreeted(t, m.addr)
+		if _, err := c.conn.Write([]byte("GET / HTTP/1.1\r\nHost: frontdesk\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		wantOutOfOrder(t, c.conn, "an HTTP request instead of a handshake response")
+
+		// A command whose sequence id is 5 instead of 0.
+		s := rawSession(t, m)
+		s.PC.SetSeq(5)
+		if err := s.Write(append([]byte{wire.ComQuery}, "SELECT 1"...)); err != nil {
+			t.Fatal(err)
+		}
+		wantOutOfOrder(t, s.Conn, "a command with sequence id 5")
 	})
 
 	t.Run("unknown-command", func(t *testing.T) {

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -120,6 +122,35 @@ func wantClosed(t *testing.T, conn net.Conn, what string) {
 	case errors.As(err, &ne) && ne.Timeout():
 		t.Errorf("%s: the connection stays open: %v", what, err)
 	}
+}
+
+// erNetPacketsOutOfOrder is the error MariaDB sends, before closing the
+// connection, for a packet with the wrong sequence id.
+const erNetPacketsOutOfOrder = 1156
+
+// wantOutOfOrder checks that the server answered a packet with the wrong
+// sequence id as MariaDB does: ERR 1156 (with whatever sequence id) and a
+// closed connection.
+func wantOutOfOrder(t *testing.T, conn net.Conn, what string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(rawTimeout))
+	var head [wire.HeaderSize]byte
+	if _, err := io.ReadFull(conn, head[:]); err != nil {
+		t.Errorf("%s: got %v, want ERR %d", what, err, erNetPacketsOutOfOrder)
+		return
+	}
+	// Hand the header back to a codec that expects its sequence id.
+	pc := wire.NewConn(bufio.NewReader(io.MultiReader(bytes.NewReader(head[:]), conn)), nil)
+	pc.SetSeq(head[3])
+	p, err := pc.ReadPacket()
+	if err == nil {
+		var se *wire.SQLError
+		if se, err = wire.ParseERR(p); err == nil {
+			err = se
+		}
+	}
+	wantSQLError(t, what, err, erNetPacketsOutOfOrder)
+	wantClosed(t, conn, what)
 }
 
 // wantQuery checks that a raw session answers sql with the rows want.

@@ -79,7 +79,7 @@ func (s *session) login() error {
 	}
 	p, err := s.pc.ReadPacket()
 	if err != nil {
-		return fmt.Errorf("reading handshake response: %w", err)
+		return fmt.Errorf("reading handshake response: %w", s.outOfOrder(err))
 	}
 	if wire.IsSSLRequest(p) {
 		return s.refuseLogin(wire.NewSQLError(wire.ERNotSupportedAuthMode, "TLS is not supported by this Frontdesk server"))

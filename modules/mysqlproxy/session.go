@@ -124,7 +124,7 @@ func (s *session) loop() error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				s.closeReason = "idle timeout"
 			}
-			return err
+			return s.outOfOrder(err)
 		}
 		if len(p) == 0 {
 			if err := s.sendError(wire.NewSQLError(wire.ERUnknownComError, "Empty command packet")); err != nil {
@@ -194,6 +194,17 @@ func (s *session) dispatch(p []byte) error {
 	}
 	s.srv.stats.errors.Add(1)
 	return s.sendError(wire.NewSQLError(wire.ERUnknownComError, "Unknown command 0x%02x", p[0]))
+}
+
+// outOfOrder tells a client whose packet broke the sequence why its
+// connection ends, as a server does, and passes err on.
+func (s *session) outOfOrder(err error) error {
+	var se *wire.SequenceError
+	if errors.As(err, &se) {
+		s.pc.SetSeq(se.Got + 1)
+		_ = s.sendError(wire.NewSQLError(wire.ERNetPacketsOutOfOrder, "Got packets out of order"))
+	}
+	return err
 }
 
 // sendOK answers the client with OK and the session's status.

@@ -21,6 +21,7 @@ const (
 	ERNetPacketTooLarge                uint16 = 1153 // packet bigger than max_allowed_packet
 	ERMalformedPacket                  uint16 = 1835 // a command packet that cannot be parsed
 	ERStmtHasNoOpenCursor              uint16 = 1421 // COM_STMT_FETCH without an open cursor
+	ERNetPacketsOutOfOrder             uint16 = 1156 // a packet with the wrong sequence id
 	ERNetReadError                     uint16 = 1158
 	ERNetReadInterrupted               uint16 = 1159
 	ERNetErrorOnWrite                  uint16 = 1160
@@ -65,7 +66,7 @@ func SQLState(code uint16) string {
 	case ERConCountError, ERNotSupportedAuthMode:
 		return SSConnectionRejected
 	case ERBadHostError, ERHandshakeError, ERUnknownComError, ERServerShutdown,
-		ERAbortingConnection, ERNetPacketTooLarge, ERNetReadError, ERNetReadInterrupted,
+		ERAbortingConnection, ERNetPacketTooLarge, ERNetPacketsOutOfOrder, ERNetReadError, ERNetReadInterrupted,
 		ERNetErrorOnWrite, ERNetWriteInterrupted, ERNewAbortingConnection:
 		return SSNetError
 	case ERAccessDeniedError:
