@@ -81,12 +81,7 @@ func (c *RawConn) login(user, password, db string, caps uint64) error {
 }
 
 // Write sends one packet in the current exchange and flushes it.
-func (c *RawConn) Write(payload []byte) error {
-	if err := c.PC.WritePacket(payload); err != nil {
-		return err
-	}
-	return c.PC.Flush()
-}
+func (c *RawConn) Write(payload []byte) error { return c.PC.WriteAndFlush(payload) }
 
 // Send starts a new exchange with a command packet.
 func (c *RawConn) Send(payload []byte) error {

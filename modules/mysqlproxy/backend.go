@@ -109,10 +109,7 @@ func (b *backendConn) login(cred credentials, opt loginOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := b.pc.WritePacket(out); err != nil {
-		return err
-	}
-	if err := b.pc.Flush(); err != nil {
+	if err := b.pc.WriteAndFlush(out); err != nil {
 		return err
 	}
 	for range 3 { // at most one auth switch and one more-data round
@@ -145,10 +142,7 @@ func (b *backendConn) login(cred credentials, opt loginOptions) error {
 			if err != nil {
 				return err
 			}
-			if err := b.pc.WritePacket(data); err != nil {
-				return err
-			}
-			if err := b.pc.Flush(); err != nil {
+			if err := b.pc.WriteAndFlush(data); err != nil {
 				return err
 			}
 		case p[0] == wire.HeaderAuthMoreData:
@@ -185,10 +179,7 @@ func (c credentials) reply(plugin string, nonce []byte) ([]byte, error) {
 // send writes one command packet to the backend, starting a new exchange.
 func (b *backendConn) send(payload []byte) error {
 	b.pc.ResetSeq()
-	if err := b.pc.WritePacket(payload); err != nil {
-		return err
-	}
-	return b.pc.Flush()
+	return b.pc.WriteAndFlush(payload)
 }
 
 // run sends a command and reads its whole reply without passing it on,
@@ -229,10 +220,7 @@ func (b *backendConn) run(payload []byte) error {
 		}
 		if w.AwaitingLocalInfile() {
 			// Never send a file the client did not choose to send.
-			if err := b.pc.WritePacket(nil); err != nil {
-				return err
-			}
-			if err := b.pc.Flush(); err != nil {
+			if err := b.pc.WriteAndFlush(nil); err != nil {
 				return err
 			}
 		}

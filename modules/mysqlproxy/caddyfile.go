@@ -108,35 +108,26 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			s.Users = append(s.Users, u)
-		case "connect_timeout", "handshake_timeout", "idle_timeout", "reload_grace":
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
+		case "connect_timeout":
+			if err := durationArg(d, opt, &s.ConnectTimeout); err != nil {
+				return err
 			}
-			dur, err := caddy.ParseDuration(val)
-			if err != nil {
-				return d.Errf("%s %q: %v", opt, val, err)
+		case "handshake_timeout":
+			if err := durationArg(d, opt, &s.HandshakeTimeout); err != nil {
+				return err
 			}
-			switch opt {
-			case "connect_timeout":
-				s.ConnectTimeout = caddy.Duration(dur)
-			case "handshake_timeout":
-				s.HandshakeTimeout = caddy.Duration(dur)
-			case "reload_grace":
-				s.ReloadGrace = caddy.Duration(dur)
-			default:
-				s.IdleTimeout = caddy.Duration(dur)
+		case "idle_timeout":
+			if err := durationArg(d, opt, &s.IdleTimeout); err != nil {
+				return err
+			}
+		case "reload_grace":
+			if err := durationArg(d, opt, &s.ReloadGrace); err != nil {
+				return err
 			}
 		case "max_session_log":
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
+			if err := positiveArg(d, opt, &s.routing().MaxSessionLog); err != nil {
+				return err
 			}
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return d.Errf("max_session_log %q: want a positive number", val)
-			}
-			s.routing().MaxSessionLog = n
 		case "allow_local_infile":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -218,38 +209,57 @@ func (h *Health) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 2 {
 				h.Password = args[1]
 			}
-		case "interval", "timeout", "max_replication_lag", "breaker_open_time":
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
+		case "interval":
+			if err := durationArg(d, "health "+opt, &h.Interval); err != nil {
+				return err
 			}
-			dur, err := caddy.ParseDuration(val)
-			if err != nil {
-				return d.Errf("health %s %q: %v", opt, val, err)
+		case "timeout":
+			if err := durationArg(d, "health "+opt, &h.Timeout); err != nil {
+				return err
 			}
-			switch opt {
-			case "interval":
-				h.Interval = caddy.Duration(dur)
-			case "timeout":
-				h.Timeout = caddy.Duration(dur)
-			case "max_replication_lag":
-				h.MaxReplicationLag = caddy.Duration(dur)
-			default:
-				h.BreakerOpenTime = caddy.Duration(dur)
+		case "max_replication_lag":
+			if err := durationArg(d, "health "+opt, &h.MaxReplicationLag); err != nil {
+				return err
+			}
+		case "breaker_open_time":
+			if err := durationArg(d, "health "+opt, &h.BreakerOpenTime); err != nil {
+				return err
 			}
 		case "breaker_failures":
-			var val string
-			if !d.AllArgs(&val) {
-				return d.ArgErr()
+			if err := positiveArg(d, "health "+opt, &h.BreakerFailures); err != nil {
+				return err
 			}
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return d.Errf("health breaker_failures %q: want a positive number", val)
-			}
-			h.BreakerFailures = n
 		default:
 			return d.Errf("unrecognized health option %q", opt)
 		}
 	}
+	return nil
+}
+
+// durationArg reads the one argument of option opt as a duration.
+func durationArg(d *caddyfile.Dispenser, opt string, dst *caddy.Duration) error {
+	var val string
+	if !d.AllArgs(&val) {
+		return d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(val)
+	if err != nil {
+		return d.Errf("%s %q: %v", opt, val, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// positiveArg reads the one argument of option opt as a positive number.
+func positiveArg(d *caddyfile.Dispenser, opt string, dst *int) error {
+	var val string
+	if !d.AllArgs(&val) {
+		return d.ArgErr()
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 1 {
+		return d.Errf("%s %q: want a positive number", opt, val)
+	}
+	*dst = n
 	return nil
 }

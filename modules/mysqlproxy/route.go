@@ -78,19 +78,26 @@ func (s *session) read(p []byte, res classify.Result) error {
 // on runs a command on b, or on the primary when b is nil, and streams the
 // reply to the client.
 func (s *session) on(b *backendConn, p []byte, res classify.Result) error {
+	_, err := s.run(b, p, res)
+	return err
+}
+
+// run is on, also returning the connection that ran the command: nil when
+// none could, and the client got an error instead.
+func (s *session) run(b *backendConn, p []byte, res classify.Result) (*backendConn, error) {
 	if b == nil {
 		var err error
 		if b, err = s.primaryConn(); err != nil {
 			s.srv.stats.errors.Add(1)
-			return s.sendError(toSQLError(err))
+			return nil, s.sendError(toSQLError(err))
 		}
 	}
 	touched, err := s.relay(b, p)
 	if err != nil {
-		return s.lost(b, touched, err)
+		return nil, s.lost(b, touched, err)
 	}
 	s.done(b, res)
-	return nil
+	return b, nil
 }
 
 // done updates the session after a statement ran on b.
@@ -109,18 +116,9 @@ func (s *session) done(b *backendConn, res classify.Result) {
 // sessionCommand runs a session command on the primary and, if it
 // succeeded, records it for replay on other connections.
 func (s *session) sessionCommand(p []byte, res classify.Result) error {
-	b, err := s.primaryConn()
-	if err != nil {
-		s.srv.stats.errors.Add(1)
-		return s.sendError(toSQLError(err))
-	}
-	touched, err := s.relay(b, p)
-	if err != nil {
-		return s.lost(b, touched, err)
-	}
-	s.done(b, res)
-	if s.lastReplyFailed {
-		return nil
+	b, err := s.run(nil, p, res)
+	if b == nil || err != nil || s.lastReplyFailed {
+		return err
 	}
 	switch {
 	case res.Flags&(classify.AutocommitOff|classify.AutocommitOn) != 0:

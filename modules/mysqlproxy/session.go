@@ -218,12 +218,7 @@ func (s *session) sendError(e *wire.SQLError) error {
 	return s.writeAndFlush(e.Append(nil))
 }
 
-func (s *session) writeAndFlush(payload []byte) error {
-	if err := s.pc.WritePacket(payload); err != nil {
-		return err
-	}
-	return s.pc.Flush()
-}
+func (s *session) writeAndFlush(payload []byte) error { return s.pc.WriteAndFlush(payload) }
 
 // toSQLError turns a failure into the error the client sees: the server's
 // own error when a backend refused, else a clear proxy error naming the

@@ -328,6 +328,15 @@ func (c *Conn) WritePacket(payload []byte) error {
 	}
 }
 
+// WriteAndFlush writes one packet and flushes it to the connection: a
+// packet that ends the writer's turn in the exchange.
+func (c *Conn) WriteAndFlush(payload []byte) error {
+	if err := c.WritePacket(payload); err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
 // AppendPacket appends payload to b framed as one logical packet whose first
 // chunk carries sequence id seq. It returns the extended slice and the
 // sequence id that follows the last chunk.
