@@ -22,6 +22,8 @@ type Backend struct {
 	errorStatus atomic.Int64
 	served      atomic.Int64
 	failed      atomic.Int64
+	// counted numbers the requests that may fail, for shouldFail.
+	counted atomic.Int64
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -85,14 +87,15 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // shouldFail spreads failures evenly at the configured rate: the n-th request
-// fails when floor(n*rate) steps up, so a rate of 0.5 fails every second one.
+// fails when floor(n*rate) steps up, so a rate of 0.5 fails every second one,
+// however many connections the requests come on.
 func (b *Backend) shouldFail() bool {
 	rate := float64(b.errorRate.Load()) / 1e6
 	if rate <= 0 {
 		return false
 	}
-	n := float64(b.served.Load() + b.failed.Load())
-	return int64((n+1)*rate) > int64(n*rate)
+	n := float64(b.counted.Add(1))
+	return int64(n*rate) > int64((n-1)*rate)
 }
 
 // SetLatency makes every answer wait d first.
