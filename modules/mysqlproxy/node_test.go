@@ -1,0 +1,104 @@
+package mysqlproxy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// testNode is a node with a monitor finding and no goroutine.
+func testNode(addr string, monitor bool, h *healthState) *node {
+	n := &node{key: addr, addr: backendAddr{network: "tcp", address: addr}}
+	n.settings.Store(&nodeSettings{health: Health{BreakerFailures: 1, BreakerOpenTime: defaultBreakerOpenTime}, monitor: monitor})
+	n.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{Timeout: time.Hour,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 }})
+	if h != nil {
+		n.health.Store(h)
+		if h.Reachable {
+			n.observeLatency(h.Latency)
+		}
+	}
+	return n
+}
+
+func lag(d time.Duration) *time.Duration { return &d }
+
+func healthy(latency time.Duration) *healthState {
+	return &healthState{Reachable: true, Latency: latency, Replicating: true, IORunning: true, SQLRunning: true, Lag: lag(0)}
+}
+
+func TestUsableReplica(t *testing.T) {
+	up := testNode("primary:1", true, &healthState{Reachable: true})
+	down := testNode("primary:1", true, &healthState{Error: "refused"})
+	for _, tc := range []struct {
+		name    string
+		h       *healthState
+		primary *node
+		want    bool
+	}{
+		{"healthy", healthy(time.Millisecond), up, true},
+		{"not checked yet", nil, up, false},
+		{"unreachable", &healthState{Error: "refused"}, up, false},
+		{"SQL thread stopped", &healthState{Reachable: true, IORunning: true}, up, false},
+		{"lag unknown", &healthState{Reachable: true, IORunning: true, SQLRunning: true}, up, false},
+		{"lag over the limit", &healthState{Reachable: true, IORunning: true, SQLRunning: true, Lag: lag(11 * time.Second)}, up, false},
+		{"lag at the limit", &healthState{Reachable: true, IORunning: true, SQLRunning: true, Lag: lag(10 * time.Second)}, up, true},
+		{"IO stopped, primary up", &healthState{Reachable: true, SQLRunning: true}, up, false},
+		{"IO stopped, primary down", &healthState{Reachable: true, SQLRunning: true}, down, true},
+	} {
+		if got := testNode("r:1", true, tc.h).usableReplica(10*time.Second, tc.primary); got != tc.want {
+			t.Errorf("%s: usable = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Without a monitor, only the breaker judges.
+	n := testNode("r:1", false, nil)
+	if !n.usableReplica(time.Second, up) {
+		t.Error("an unmonitored replica with a closed breaker is not usable")
+	}
+	done, _ := n.breaker.Allow()
+	done(errTest)
+	if n.usableReplica(time.Second, up) {
+		t.Error("a replica whose breaker opened is still usable")
+	}
+}
+
+var errTest = &backendError{err: gobreaker.ErrOpenState}
+
+func TestReplicasByCost(t *testing.T) {
+	primary := testNode("p:1", true, &healthState{Reachable: true})
+	a := testNode("a:1", true, healthy(time.Millisecond))
+	b := testNode("b:1", true, healthy(3*time.Millisecond))
+	slow := testNode("slow:1", true, healthy(80*time.Millisecond))
+	stopped := testNode("stopped:1", true, &healthState{Reachable: true, IORunning: true})
+	srv := &Server{Health: &Health{MaxReplicationLag: defaultMaxReplicationLag}, primaryNode: primary,
+		replicaNodes: []*node{a, b, slow, stopped}}
+
+	firsts := map[string]int{}
+	for offset := range 4 {
+		got := srv.replicasByCost(10*time.Second, offset)
+		if len(got) != 3 || got[2] != slow {
+			t.Fatalf("offset %d: %v; want the two fast replicas first, then the slow one, and not the stopped one", offset, keys(got))
+		}
+		firsts[got[0].key]++
+	}
+	// Latencies under the floor are noise: sessions rotate over both.
+	if firsts["a:1"] == 0 || firsts["b:1"] == 0 {
+		t.Errorf("first choices over four sessions: %v; want both fast replicas", firsts)
+	}
+	// Work in flight makes a replica more expensive than its twin.
+	a.inFlight.Add(5)
+	for offset := range 2 {
+		if got := srv.replicasByCost(10*time.Second, offset); got[0] != b {
+			t.Errorf("offset %d: %v; want the idle replica first", offset, keys(got))
+		}
+	}
+}
+
+func keys(nodes []*node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.key)
+	}
+	return out
+}
