@@ -125,4 +125,18 @@ func TestMySQLSplitGoDriver(t *testing.T) {
 			}
 		})
 	}
+
+	// The same counts are Prometheus metrics on the admin API.
+	metrics, err := m.fd.AdminGet("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`caddy_frontdesk_mysql_statements_total{server="main",target="replica"}`,
+		`caddy_frontdesk_mysql_backend_usable{backend="` + m.cluster.Replicas[0].Addr() + `",role="replica",server="main"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

@@ -42,6 +42,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision sets up every server.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
 	for _, name := range a.names() {
 		if err := a.Servers[name].provision(ctx, name); err != nil {
 			return fmt.Errorf("server %q: %v", name, err)

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // serverStats are a server's counters. They are kept per server name for
@@ -61,6 +63,8 @@ type BackendStatus struct {
 	Health *healthState `json:"health,omitempty"`
 	// LastError is the last failure to connect to it.
 	LastError string `json:"last_error,omitempty"`
+
+	breakerState gobreaker.State
 }
 
 // ServerStatus is what the admin API shows of one server.
@@ -94,8 +98,9 @@ func (s *Server) backendStatus() []BackendStatus {
 }
 
 func (n *node) status(role string, usable bool) BackendStatus {
+	breaker := n.breaker.State()
 	return BackendStatus{
-		Address: n.key, Role: role, Usable: usable, Breaker: n.breaker.State().String(),
+		Address: n.key, Role: role, Usable: usable, Breaker: breaker.String(), breakerState: breaker,
 		OpenConnections: n.conns.Load(), InFlight: n.inFlight.Load(), Routed: n.routed.Load(),
 		Health: n.health.Load(), LastError: n.lastError(),
 	}
