@@ -16,27 +16,12 @@ import (
 // balancing.Caddyfile: policy, per-upstream breakers and retries of
 // idempotent requests. front holds directives placed before the proxy.
 func balancedCaddyfile(listen, policy, front string, backends []*harness.Backend) string {
-	addrs := make([]string, len(backends))
-	for i, b := range backends {
-		addrs[i] = b.Addr
-	}
-	return fmt.Sprintf(`{
-	admin {$FRONTDESK_ADMIN}
-	auto_https off
-}
-
-http://%s {
-	%s
-	reverse_proxy %s {
-		lb_policy %s
+	return proxySite(listen, backends, front, `lb_policy `+policy+`
 		lb_retries 3
 		transport observed_http {
 			breaker
 			retry_status 500 502 503 504
-		}
-	}
-}
-`, listen, front, strings.Join(addrs, " "), policy)
+		}`)
 }
 
 // upstreamState is what the tests read of /frontdesk/upstreams.

@@ -89,7 +89,7 @@ func TestBenchHTTPBalancing(t *testing.T) {
 			backends := harness.StartBackends(t, "app", 4)
 			sc.breakIt(backends[0])
 			scope := fmt.Sprintf("bench-%s-%d", sc.name, i)
-			if err := fd.Load(benchCaddyfile(listen, backends, strings.ReplaceAll(p.block, "{scope}", scope)), harness.Caddyfile); err != nil {
+			if err := fd.Load(proxySite(listen, backends, "", strings.ReplaceAll(p.block, "{scope}", scope)), harness.Caddyfile); err != nil {
 				t.Fatalf("%s/%s: loading the config: %v", sc.name, p.name, err)
 			}
 			res := harness.RunLoad(harness.LoadConfig{Target: listen, Connections: 32, Duration: d})
@@ -105,26 +105,6 @@ func TestBenchHTTPBalancing(t *testing.T) {
 		}
 	}
 	t.Logf("balancing over 4 backends, 32 connections, %s per run:\n%s", d, strings.Join(table, "\n"))
-}
-
-// benchCaddyfile is a site on listen that reverse-proxies to backends with
-// the given reverse_proxy block body.
-func benchCaddyfile(listen string, backends []*harness.Backend, block string) string {
-	addrs := make([]string, len(backends))
-	for i, b := range backends {
-		addrs[i] = b.Addr
-	}
-	return fmt.Sprintf(`{
-	admin {$FRONTDESK_ADMIN}
-	auto_https off
-}
-
-http://%s {
-	reverse_proxy %s {
-		%s
-	}
-}
-`, listen, strings.Join(addrs, " "), block)
 }
 
 // perBackend formats the answers by backend, in backend order.

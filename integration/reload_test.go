@@ -14,6 +14,13 @@ import (
 
 // proxyCaddyfile is a site on listen that reverse-proxies to upstreams.
 func proxyCaddyfile(listen string, upstreams []*harness.Backend) string {
+	return proxySite(listen, upstreams, "", "")
+}
+
+// proxySite is a Caddyfile with one site on listen that reverse-proxies to
+// upstreams: front holds directives placed before the proxy, and block the
+// body of the reverse_proxy block.
+func proxySite(listen string, upstreams []*harness.Backend, front, block string) string {
 	addrs := make([]string, len(upstreams))
 	for i, b := range upstreams {
 		addrs[i] = b.Addr
@@ -24,9 +31,12 @@ func proxyCaddyfile(listen string, upstreams []*harness.Backend) string {
 }
 
 http://%s {
-	reverse_proxy %s
+	%s
+	reverse_proxy %s {
+		%s
+	}
 }
-`, listen, strings.Join(addrs, " "))
+`, listen, front, strings.Join(addrs, " "), block)
 }
 
 // TestReloadUnderLoad reverse-proxies to four backends while the load
