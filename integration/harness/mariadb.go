@@ -324,3 +324,9 @@ func (s *MariaDB) Ran(marker string) int {
 	count, _ := strconv.Atoi(n)
 	return count
 }
+
+// Delay makes the replica apply every event d after the primary wrote it
+// (MASTER_DELAY): it keeps replicating, and stays that far behind.
+func (s *MariaDB) Delay(d time.Duration) {
+	s.Exec("STOP SLAVE", fmt.Sprintf("CHANGE MASTER TO MASTER_DELAY = %d", int(d.Seconds())), "START SLAVE")
+}

@@ -28,6 +28,12 @@ type backendConn struct {
 	// replayed is the sequence number of the last session-log entry this
 	// connection has run.
 	replayed uint64
+	// seenGTID is the last GTID of the session this replica connection is
+	// known to have applied.
+	seenGTID string
+	// tracksGTID is set on a primary connection whose OK packets carry the
+	// session's last_gtid (read-your-writes).
+	tracksGTID bool
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the
@@ -246,4 +252,43 @@ func (b *backendConn) drop() {
 		b.node.conns.Add(-1)
 		b.node = nil
 	}
+}
+
+// queryValue runs a query and returns the first column of its first row as
+// text ("" for NULL).
+func (b *backendConn) queryValue(sql string) (string, error) {
+	if err := b.send(append([]byte{wire.ComQuery}, sql...)); err != nil {
+		return "", err
+	}
+	w := wire.NewWalker(wire.ShapeQuery, b.caps)
+	var value string
+	var sqlErr error
+	for !w.Done() {
+		head, err := b.pc.PeekPacket()
+		if err != nil {
+			return "", err
+		}
+		kind, err := w.Step(head.Length, head.Prefix)
+		if err != nil {
+			return "", err
+		}
+		if kind != wire.PacketRow && kind != wire.PacketERR {
+			if err := b.pc.DiscardPacket(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		p, err := b.pc.ReadPacket()
+		if err != nil {
+			return "", err
+		}
+		if kind == wire.PacketERR {
+			if sqlErr, err = wire.ParseERR(p); err != nil {
+				sqlErr = err
+			}
+		} else if v, _, err := wire.ReadLenEncString(p); err == nil && value == "" {
+			value = string(v)
+		}
+	}
+	return value, sqlErr
 }

@@ -33,6 +33,7 @@ func init() {
 //			max_session_log   <n>
 //			allow_local_infile
 //			when_no_replica   primary|error
+//			read_your_writes  session|off [<max wait>]
 //			health {
 //				user                <username> [<password>]
 //				interval            <duration>
@@ -136,6 +137,20 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "when_no_replica":
 			if !d.AllArgs(&s.routing().WhenNoReplica) {
 				return d.ArgErr()
+			}
+		case "read_your_writes":
+			r := s.routing()
+			args := d.RemainingArgs()
+			if len(args) == 0 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			r.ReadYourWrites = args[0]
+			if len(args) == 2 {
+				dur, err := caddy.ParseDuration(args[1])
+				if err != nil {
+					return d.Errf("read_your_writes wait %q: %v", args[1], err)
+				}
+				r.ReadYourWritesWait = caddy.Duration(dur)
 			}
 		case "health":
 			if s.Health == nil {

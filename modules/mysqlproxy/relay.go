@@ -53,7 +53,12 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 		case wire.PacketOK, wire.PacketEOF:
 			statusSeen = true
 		}
-		if err := b.pc.RelayPacket(s.pc); err != nil {
+		if b.tracksGTID && (kind == wire.PacketOK || (kind == wire.PacketEOF && b.caps&wire.ClientDeprecateEOF != 0 && head.Length > 5)) {
+			err = s.relayOK(b)
+		} else {
+			err = b.pc.RelayPacket(s.pc)
+		}
+		if err != nil {
 			return true, err
 		}
 		touched = true
@@ -106,9 +111,20 @@ func (s *session) primaryConn() (*backendConn, error) {
 	if s.primary != nil {
 		return s.primary, nil
 	}
-	b, err := s.srv.primaryNode.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+	opt := s.loginOptions()
+	if s.readsOwnWrites() {
+		opt.caps |= wire.ClientSessionTrack
+	}
+	b, err := s.srv.primaryNode.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
 		return nil, err
+	}
+	if b.caps&wire.ClientSessionTrack != 0 && s.readsOwnWrites() {
+		if err := b.run(trackLastGTID); err != nil {
+			b.close()
+			return nil, &backendError{b.addr, fmt.Errorf("tracking last_gtid: %w", err)}
+		}
+		b.tracksGTID = true
 	}
 	if err := s.catchUp(b); err != nil {
 		b.close()

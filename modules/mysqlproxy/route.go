@@ -56,6 +56,11 @@ func (s *session) read(p []byte, res classify.Result) error {
 			if b, err = s.replicaConn(); err != nil {
 				break
 			}
+			if s.readsOwnWrites() && !s.caughtUp(b) {
+				// The replica has not applied the session's last write in
+				// time: the primary has it.
+				return s.on(nil, p, res)
+			}
 			var touched bool
 			if touched, err = s.relay(b, p); err == nil {
 				s.done(b, res)

@@ -94,6 +94,18 @@ type Routing struct {
 	// statements get a clear error.
 	AllowLocalInfile bool `json:"allow_local_infile,omitempty"`
 
+	// ReadYourWrites makes a session's reads see its own writes: "session"
+	// tracks the GTID of the session's last write (MariaDB's last_gtid), and
+	// a later read runs on a replica only once the replica has applied it,
+	// waiting at most ReadYourWritesWait, else on the primary. "off" lets
+	// reads that follow a write see a replica as it is. Default: off.
+	ReadYourWrites string `json:"read_your_writes,omitempty"`
+
+	// ReadYourWritesWait bounds how long a read waits for a replica to apply
+	// the session's last write before it goes to the primary instead.
+	// Default: 100ms.
+	ReadYourWritesWait caddy.Duration `json:"read_your_writes_wait,omitempty"`
+
 	// WhenNoReplica says what a read does when no replica is usable:
 	// "primary" runs it on the primary, "error" answers with an error.
 	// Default: primary.
@@ -102,10 +114,11 @@ type Routing struct {
 
 // Defaults of the server settings.
 const (
-	defaultConnectTimeout   = 5 * time.Second
-	defaultHandshakeTimeout = 10 * time.Second
-	defaultIdleTimeout      = 8 * time.Hour
-	defaultMaxSessionLog    = 256
+	defaultConnectTimeout     = 5 * time.Second
+	defaultHandshakeTimeout   = 10 * time.Second
+	defaultIdleTimeout        = 8 * time.Hour
+	defaultMaxSessionLog      = 256
+	defaultReadYourWritesWait = 100 * time.Millisecond
 )
 
 // backendAddr is a parsed backend address.
@@ -134,6 +147,9 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.Routing == nil {
 		s.Routing = new(Routing)
+	}
+	if s.Routing.ReadYourWritesWait == 0 {
+		s.Routing.ReadYourWritesWait = caddy.Duration(defaultReadYourWritesWait)
 	}
 	if s.Routing.MaxSessionLog == 0 {
 		s.Routing.MaxSessionLog = defaultMaxSessionLog
@@ -231,6 +247,10 @@ func (s *Server) validate() error {
 		return fmt.Errorf("reload_grace must not be negative")
 	case s.Routing.MaxSessionLog < 0:
 		return fmt.Errorf("routing.max_session_log must not be negative")
+	case s.Routing.ReadYourWrites != "" && s.Routing.ReadYourWrites != "off" && s.Routing.ReadYourWrites != "session":
+		return fmt.Errorf("routing.read_your_writes %q: want session or off", s.Routing.ReadYourWrites)
+	case s.Routing.ReadYourWritesWait < 0:
+		return fmt.Errorf("routing.read_your_writes_wait must not be negative")
 	case s.Routing.WhenNoReplica != "" && s.Routing.WhenNoReplica != "primary" && s.Routing.WhenNoReplica != "error":
 		return fmt.Errorf("routing.when_no_replica %q: want primary or error", s.Routing.WhenNoReplica)
 	}

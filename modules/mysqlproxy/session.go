@@ -53,6 +53,11 @@ type session struct {
 	lastReplyFailed bool
 	log             sessionLog
 	stmts           stmtTable
+	// lastGTID is the GTID of the session's last write, for read-your-writes.
+	lastGTID string
+	// changes and okBuf are scratch space for rewriting OK packets.
+	changes []wire.StateChange
+	okBuf   []byte
 
 	closeReason string
 	logger      *zap.Logger

@@ -77,7 +77,7 @@ func (s *session) stmtTarget(st *preparedStmt) (*backendConn, error) {
 		return b, nil
 	}
 	if st.class.Route == classify.Replica && s.replicaUsable() {
-		if b, err := s.replicaConn(); err == nil {
+		if b, err := s.replicaConn(); err == nil && (!s.readsOwnWrites() || s.caughtUp(b)) {
 			if err := s.catchUp(b); err == nil {
 				return b, nil
 			}
