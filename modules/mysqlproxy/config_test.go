@@ -32,28 +32,32 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"no servers", `{}`, "no servers configured"},
 		{"no primary", `{"servers":{"a":{"listen":[":3307"],"users":[{"username":"u","password":"p"}]}}}`,
 			`server "a": cluster.primary is required`},
+		{"servers and primary", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1","servers":["127.0.0.1:2"]},"users":[{"username":"u","password":"p"}]}}}`,
+			`cluster: give servers, or primary and replicas, not both`},
+		{"servers without monitor", `{"servers":{"a":{"listen":[":3307"],"cluster":{"servers":["127.0.0.1:1","127.0.0.1:2"]},"users":[{"username":"u","password_hash":"*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"}]}}}`,
+			`cluster.servers needs the monitor`},
 		{"bad primary", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"nohostport"},"users":[{"username":"u","password":"p"}]}}}`,
 			`cluster.primary: "nohostport" is not host:port or unix//path`},
-		{"bad replica", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1","replicas":["h:2","unix/"]},"users":[{"username":"u","password":"p"}]}}}`,
+		{"bad replica", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1","replicas":["127.0.0.1:2","unix/"]},"users":[{"username":"u","password":"p"}]}}}`,
 			`cluster.replicas[1]: "unix/": empty socket path`},
-		{"bad listen", `{"servers":{"a":{"listen":["tcp/h:x"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+		{"bad listen", `{"servers":{"a":{"listen":["tcp/h:x"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}]}}}`,
 			`listen[0] "tcp/h:x"`},
-		{"no listen", `{"servers":{"a":{"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+		{"no listen", `{"servers":{"a":{"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}]}}}`,
 			"listen: at least one address is required"},
-		{"no users", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"}}}}`,
+		{"no users", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"}}}}`,
 			"users: at least one user is required"},
-		{"no secret", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u"}]}}}`,
+		{"no secret", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u"}]}}}`,
 			`user "u": password or password_hash is required`},
-		{"bad hash", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password_hash":"*12"}]}}}`,
+		{"bad hash", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password_hash":"*12"}]}}}`,
 			`user "u": password_hash`},
-		{"hash mismatch", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"other","password_hash":"*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"}]}}}`,
+		{"hash mismatch", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"other","password_hash":"*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"}]}}}`,
 			`user "u": password and password_hash do not match`},
-		{"duplicate user", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"},{"username":"u","password":"q"}]}}}`,
+		{"duplicate user", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"},{"username":"u","password":"q"}]}}}`,
 			`users[1]: user "u" is listed twice`},
-		{"unknown placeholder", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"{nope.x}"}]}}}`,
+		{"unknown placeholder", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"{nope.x}"}]}}}`,
 			`user "u": password`},
-		{"shared listener", `{"servers":{"a":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]},` +
-			`"b":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"h:1"},"users":[{"username":"u","password":"p"}]}}}`,
+		{"shared listener", `{"servers":{"a":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}]},` +
+			`"b":{"listen":["127.0.0.1:3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}]}}}`,
 			`servers "a" and "b" both listen on`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,7 +83,7 @@ func TestConfigDefaultsAndSecrets(t *testing.T) {
 		s.HandshakeTimeout != caddy.Duration(defaultHandshakeTimeout) || s.Routing.MaxSessionLog != defaultMaxSessionLog {
 		t.Errorf("defaults not applied: %+v %+v", s, s.Routing)
 	}
-	if got := s.replicas[0]; got.network != "unix" || got.address != "/run/r.sock" {
+	if got := s.replicas()[0].addr; got.network != "unix" || got.address != "/run/r.sock" {
 		t.Errorf("unix replica parsed as %+v", got)
 	}
 	// Both users have the double SHA1 of "password": one from the

@@ -182,7 +182,7 @@ func (s *session) checkLoginDB() error {
 	if s.db == "" {
 		return nil
 	}
-	if s.srv.primaryNode.down() && s.replicaUsable() {
+	if p := s.srv.primary(); (p == nil || p.down()) && s.replicaUsable() {
 		if _, err := s.replicaConn(); err == nil {
 			return nil
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
-// greetings caches, per primary address, what its handshake said: the
+// greetings caches, per cluster (its first backend), what a handshake said: the
 // version string and capabilities the proxy shows its clients, so that
 // client libraries that sniff the version see the real server.
 var greetings sync.Map // backendAddr.String() -> greeting
@@ -17,12 +17,13 @@ var greetings sync.Map // backendAddr.String() -> greeting
 // greeting returns what to tell clients about the server, asking the
 // primary (or else a replica) the first time.
 func (srv *Server) greeting() greeting {
-	if g, ok := greetings.Load(srv.primary.String()); ok {
+	key := srv.nodes[0].key
+	if g, ok := greetings.Load(key); ok {
 		return g.(greeting)
 	}
-	for _, addr := range append([]backendAddr{srv.primary}, srv.replicas...) {
-		if g, err := probeGreeting(addr, time.Duration(srv.ConnectTimeout)); err == nil {
-			greetings.Store(srv.primary.String(), g)
+	for _, n := range srv.nodes {
+		if g, err := probeGreeting(n.addr, time.Duration(srv.ConnectTimeout)); err == nil {
+			greetings.Store(key, g)
 			return g
 		}
 	}

@@ -175,7 +175,7 @@ func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
 	if h == nil || !h.Reachable || !h.SQLRunning {
 		return false
 	}
-	if !h.IORunning && primary.down() {
+	if !h.IORunning && (primary == nil || primary.down()) {
 		return true
 	}
 	return h.IORunning && h.Lag != nil && *h.Lag <= maxLag

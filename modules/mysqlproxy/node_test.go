@@ -71,8 +71,7 @@ func TestReplicasByCost(t *testing.T) {
 	b := testNode("b:1", true, healthy(3*time.Millisecond))
 	slow := testNode("slow:1", true, healthy(80*time.Millisecond))
 	stopped := testNode("stopped:1", true, &healthState{Reachable: true, IORunning: true})
-	srv := &Server{Health: &Health{MaxReplicationLag: defaultMaxReplicationLag}, primaryNode: primary,
-		replicaNodes: []*node{a, b, slow, stopped}}
+	srv := &Server{Health: &Health{MaxReplicationLag: defaultMaxReplicationLag}, nodes: []*node{primary, a, b, slow, stopped}}
 
 	firsts := map[string]int{}
 	for offset := range 4 {
@@ -101,4 +100,20 @@ func keys(nodes []*node) []string {
 		out = append(out, n.key)
 	}
 	return out
+}
+
+func TestDiscoveredRoles(t *testing.T) {
+	old := testNode("old:1", true, &healthState{Reachable: true, ReadOnly: true})
+	promoted := testNode("new:1", true, &healthState{Reachable: true})
+	replicaState := healthy(time.Millisecond)
+	replicaState.ReadOnly = true
+	other := testNode("other:1", true, replicaState)
+	srv := &Server{discover: true, nodes: []*node{old, promoted, other}}
+	if srv.primary() != promoted || len(srv.replicas()) != 2 || srv.replicas()[0] != old {
+		t.Fatalf("primary %v, replicas %v; want the writable server as primary", srv.primary(), keys(srv.replicas()))
+	}
+	promoted.health.Store(&healthState{Reachable: true, ReadOnly: true})
+	if srv.primary() != nil || len(srv.replicas()) != 3 {
+		t.Fatalf("with every server read_only: primary %v, want none", srv.primary())
+	}
 }

@@ -108,14 +108,29 @@ func (s *session) credentials() credentials {
 // primaryConn returns the session's primary connection, opening it (and
 // replaying the session log on it) if needed.
 func (s *session) primaryConn() (*backendConn, error) {
+	primary := s.srv.primary()
+	if primary == nil {
+		return nil, errNoPrimary
+	}
 	if s.primary != nil {
-		return s.primary, nil
+		if s.primary.addr == primary.addr {
+			return s.primary, nil
+		}
+		// The roles changed (a switchover): move to the new primary, which
+		// only a session holding nothing on the old one can do.
+		old := s.primary
+		if s.pinned || old.status&wire.StatusInTrans != 0 || old.status&wire.StatusAutocommit == 0 {
+			return nil, &backendError{old.addr, errors.New("no longer the primary; the session's transaction or locks were there")}
+		}
+		s.forget(old)
+		old.close()
+		s.primary = nil
 	}
 	opt := s.loginOptions()
 	if s.readsOwnWrites() {
 		opt.caps |= wire.ClientSessionTrack
 	}
-	b, err := s.srv.primaryNode.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+	b, err := primary.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +156,7 @@ func (s *session) primaryConn() (*backendConn, error) {
 func (s *session) replicaConn() (*backendConn, error) {
 	maxLag := time.Duration(s.srv.Health.MaxReplicationLag)
 	if s.replica != nil {
-		if s.replica.node.usableReplica(maxLag, s.srv.primaryNode) {
+		if s.replica.node != nil && s.replica.node != s.srv.primary() && s.replica.node.usableReplica(maxLag, s.srv.primary()) {
 			return s.replica, nil
 		}
 		s.dropReplica(errors.New("the replica is no longer usable"))
@@ -161,6 +176,9 @@ func (s *session) replicaConn() (*backendConn, error) {
 	}
 	return nil, errors.Join(errs...)
 }
+
+// errNoPrimary says that no backend takes writes now.
+var errNoPrimary = errors.New("no writable server: every backend is down or read_only")
 
 // errNoReplica says that no replica may take reads now.
 var errNoReplica = errors.New("no replica is usable: all are down, not replicating, too far behind, or their breakers are open")

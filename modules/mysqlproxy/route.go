@@ -42,7 +42,7 @@ func (s *session) txConn() *backendConn {
 
 // replicaUsable reports whether the session may read from a replica.
 func (s *session) replicaUsable() bool {
-	return len(s.srv.replicas) > 0 && !s.pinned && !s.noReplica && !s.log.overflowed
+	return len(s.srv.nodes) > 1 && !s.pinned && !s.noReplica && !s.log.overflowed
 }
 
 // read sends a side-effect-free read to a replica. A read that fails

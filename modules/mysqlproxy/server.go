@@ -57,27 +57,36 @@ type Server struct {
 	name       string
 	listenKeys []string
 	addrs      []caddy.NetworkAddress
-	primary    backendAddr
-	replicas   []backendAddr
-	// The nodes of the primary and the replicas, held for this config.
-	primaryNode  *node
-	replicaNodes []*node
-	users        map[string]*user
-	stats        *serverStats
-	logger       *zap.Logger
-	listeners    []*sharedListener
-	sessions     *sessionSet
+	// nodes are the backends, held for this config: with a fixed primary,
+	// it comes first.
+	nodes []*node
+	// discover is set when the monitor finds the roles (Cluster.Servers).
+	discover  bool
+	users     map[string]*user
+	stats     *serverStats
+	logger    *zap.Logger
+	listeners []*sharedListener
+	sessions  *sessionSet
 }
 
-// Cluster names the backends of a server.
+// Cluster names the backends of a server: either a primary and its
+// replicas, or just the servers, whose roles the monitor finds.
 type Cluster struct {
 	// Primary takes the writes and anything that is not provably a
 	// side-effect-free read: "host:port" or "unix//path/to/mysqld.sock".
-	Primary string `json:"primary"`
+	Primary string `json:"primary,omitempty"`
 
 	// Replicas serve side-effect-free reads; each "host:port" or
 	// "unix//path/to/mysqld.sock". With none, everything goes to the primary.
 	Replicas []string `json:"replicas,omitempty"`
+
+	// Servers, instead of Primary and Replicas, lists the backends and lets
+	// the monitor find their roles: the first reachable server with
+	// read_only off is the primary, the others are replicas. After a
+	// switchover (the old primary set read_only, a replica promoted and set
+	// writable) writes follow the new primary with no config change. Needs
+	// the monitor.
+	Servers []string `json:"servers,omitempty"`
 }
 
 // Routing tunes where statements go.
@@ -165,20 +174,36 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 		s.addrs = append(s.addrs, na)
 		s.listenKeys = append(s.listenKeys, na.String())
 	}
-	var err error
-	if s.Cluster.Primary == "" {
-		return fmt.Errorf("cluster.primary is required")
-	}
-	if s.primary, err = parseBackend(s.Cluster.Primary); err != nil {
-		return fmt.Errorf("cluster.primary: %v", err)
-	}
-	for i, r := range s.Cluster.Replicas {
-		b, err := parseBackend(r)
-		if err != nil {
-			return fmt.Errorf("cluster.replicas[%d]: %v", i, err)
+	var addrs []backendAddr
+	switch {
+	case len(s.Cluster.Servers) > 0 && (s.Cluster.Primary != "" || len(s.Cluster.Replicas) > 0):
+		return fmt.Errorf("cluster: give servers, or primary and replicas, not both")
+	case len(s.Cluster.Servers) > 0:
+		s.discover = true
+		for i, a := range s.Cluster.Servers {
+			b, err := parseBackend(a)
+			if err != nil {
+				return fmt.Errorf("cluster.servers[%d]: %v", i, err)
+			}
+			addrs = append(addrs, b)
 		}
-		s.replicas = append(s.replicas, b)
+	case s.Cluster.Primary == "":
+		return fmt.Errorf("cluster.primary is required")
+	default:
+		b, err := parseBackend(s.Cluster.Primary)
+		if err != nil {
+			return fmt.Errorf("cluster.primary: %v", err)
+		}
+		addrs = append(addrs, b)
+		for i, r := range s.Cluster.Replicas {
+			b, err := parseBackend(r)
+			if err != nil {
+				return fmt.Errorf("cluster.replicas[%d]: %v", i, err)
+			}
+			addrs = append(addrs, b)
+		}
 	}
+	var err error
 	if s.users, err = provisionUsers(s.Users); err != nil {
 		return err
 	}
@@ -192,21 +217,21 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	if !settings.monitor {
 		s.logger.Warn("backend monitor off: no user with a password to check the backends with; set health.user")
 	}
-	if s.primaryNode, err = acquireNode(s.primary, settings, s.logger); err != nil {
-		return err
+	if s.discover && !settings.monitor {
+		return fmt.Errorf("cluster.servers needs the monitor to find the primary: set health.user")
 	}
-	for _, addr := range s.replicas {
+	for _, addr := range addrs {
 		n, err := acquireNode(addr, settings, s.logger)
 		if err != nil {
 			return err
 		}
-		s.replicaNodes = append(s.replicaNodes, n)
+		s.nodes = append(s.nodes, n)
 	}
 	// Route on facts from the first statement: wait (boundedly) for the
 	// monitor's first look at backends that are new to the process.
 	wait, cancel := context.WithTimeout(context.Background(), time.Duration(s.Health.Timeout)+time.Second)
 	defer cancel()
-	for _, n := range append([]*node{s.primaryNode}, s.replicaNodes...) {
+	for _, n := range s.nodes {
 		select {
 		case <-n.checked:
 		case <-wait.Done():
@@ -293,11 +318,40 @@ func (s *Server) stop() {
 
 // cleanup releases the nodes this config held.
 func (s *Server) cleanup() {
-	for _, n := range append([]*node{s.primaryNode}, s.replicaNodes...) {
-		if n != nil {
-			releaseNode(n)
+	for _, n := range s.nodes {
+		releaseNode(n)
+	}
+}
+
+// primary returns the backend that takes writes now: the configured one, or
+// with discovered roles the first reachable server with read_only off (nil
+// if there is none).
+func (s *Server) primary() *node {
+	if !s.discover {
+		return s.nodes[0]
+	}
+	for _, n := range s.nodes {
+		if h := n.health.Load(); h != nil && h.Reachable && !h.ReadOnly {
+			return n
 		}
 	}
+	return nil
+}
+
+// replicas returns the backends that may serve reads now: all but the
+// primary.
+func (s *Server) replicas() []*node {
+	if !s.discover {
+		return s.nodes[1:]
+	}
+	p := s.primary()
+	out := make([]*node, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		if n != p {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // replicasByCost returns the usable replicas, best first. The best are
@@ -311,9 +365,10 @@ func (s *Server) replicasByCost(maxLag time.Duration, offset int) []*node {
 		turn int
 	}
 	var cands []candidate
-	for i := range s.replicaNodes {
-		n := s.replicaNodes[(offset+i)%len(s.replicaNodes)]
-		if n.usableReplica(maxLag, s.primaryNode) {
+	replicas, primary := s.replicas(), s.primary()
+	for i := range replicas {
+		n := replicas[(offset+i)%len(replicas)]
+		if n.usableReplica(maxLag, primary) {
 			cands = append(cands, candidate{n, n.cost(), i})
 		}
 	}

@@ -46,7 +46,7 @@ var (
 type BackendStatus struct {
 	// Address is the backend's address.
 	Address string `json:"address"`
-	// Role is "primary" or "replica", as configured.
+	// Role is "primary" or "replica": as configured, or as the monitor found.
 	Role string `json:"role"`
 	// Usable says whether the backend takes new work: for a replica, reads
 	// under the lag limit; for the primary, not known to be down.
@@ -70,7 +70,8 @@ type BackendStatus struct {
 // ServerStatus is what the admin API shows of one server.
 type ServerStatus struct {
 	ServerStats
-	// Backends are the running config's backends, primary first.
+	// Backends are the running config's backends, primary first (absent
+	// while no writable server is found).
 	Backends []BackendStatus `json:"backends,omitempty"`
 }
 
@@ -90,9 +91,13 @@ func clearRunning(s *Server) {
 
 func (s *Server) backendStatus() []BackendStatus {
 	maxLag := time.Duration(s.Health.MaxReplicationLag)
-	out := []BackendStatus{s.primaryNode.status("primary", !s.primaryNode.down())}
-	for _, n := range s.replicaNodes {
-		out = append(out, n.status("replica", n.usableReplica(maxLag, s.primaryNode)))
+	var out []BackendStatus
+	primary := s.primary()
+	if primary != nil {
+		out = append(out, primary.status("primary", !primary.down()))
+	}
+	for _, n := range s.replicas() {
+		out = append(out, n.status("replica", n.usableReplica(maxLag, primary)))
 	}
 	return out
 }
