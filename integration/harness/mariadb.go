@@ -330,3 +330,32 @@ func (s *MariaDB) Ran(marker string) int {
 func (s *MariaDB) Delay(d time.Duration) {
 	s.Exec("STOP SLAVE", fmt.Sprintf("CHANGE MASTER TO MASTER_DELAY = %d", int(d.Seconds())), "START SLAVE")
 }
+
+// Switchover makes replica r the primary, as an operator would: the old
+// primary turns read_only, r catches up, stops replicating and turns
+// writable, and every other server (the old primary included) replicates
+// from r. The cluster's Primary and Replicas follow.
+func (c *Cluster) Switchover(r *MariaDB) {
+	t := c.Primary.t
+	t.Helper()
+	old := c.Primary
+	old.Exec("SET GLOBAL read_only = 1")
+	c.WaitReplicated()
+	r.Exec("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0")
+	r.replica = false
+	var replicas []*MariaDB
+	for _, s := range c.All() {
+		if s == r {
+			continue
+		}
+		if s != old {
+			s.Exec("STOP SLAVE")
+		}
+		s.Exec(fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='%s', "+
+			"MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1", r.Port, replUser, replPassword),
+			"START SLAVE")
+		s.replica = true
+		replicas = append(replicas, s)
+	}
+	c.Primary, c.Replicas = r, replicas
+}

@@ -22,6 +22,7 @@ func init() {
 //			listen          <address...>
 //			primary         <host:port | unix//path>
 //			replicas        <host:port | unix//path...>
+//			servers         <host:port | unix//path...>   (instead of primary and replicas: roles from read_only)
 //			user            <username> [<password>] {
 //				password      <password>
 //				password_hash <*HEX>
@@ -103,6 +104,12 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.Cluster.Replicas = append(s.Cluster.Replicas, args...)
+		case "servers":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			s.Cluster.Servers = append(s.Cluster.Servers, args...)
 		case "user":
 			u, err := unmarshalUser(d)
 			if err != nil {
