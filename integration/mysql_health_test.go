@@ -182,3 +182,35 @@ func TestMySQLPrimaryDown(t *testing.T) {
 		t.Fatalf("writes did not come back with the primary: %v", err)
 	}
 }
+
+// TestMySQLReplicaKilledUnderSysbench kills a replica while sysbench
+// oltp_read_only --skip_trx=on reads through the proxy: the run completes,
+// and only reads whose result had started streaming may fail (at most one
+// per sysbench thread); sysbench counts them as ignored errors.
+func TestMySQLReplicaKilledUnderSysbench(t *testing.T) {
+	m := startMySQLProxy(t)
+	for _, s := range m.cluster.All() {
+		s.Exec("SET GLOBAL general_log = 0")
+	}
+	sb := append([]string{"oltp_read_only"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
+	sb = append(sb, "--tables=2", "--table-size=10000", "--db-ps-mode=auto")
+	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
+	m.cluster.WaitReplicated()
+
+	const threads = 4
+	results := make(chan harness.SysbenchResult, 1)
+	go func() {
+		results <- harness.Sysbench(t, 2*time.Minute, append(sb, fmt.Sprintf("--threads=%d", threads), "--time=10",
+			"--skip_trx=on", "--mysql-ignore-errors=all", "--report-interval=0", "run")...)
+	}()
+	time.Sleep(3 * time.Second)
+	victim := m.cluster.Replicas[0]
+	victim.Kill()
+	res := <-results
+	t.Logf("sysbench oltp_read_only --skip_trx=on with a replica killed after 3 s: %s", res)
+	if res.Transactions == 0 || res.IgnoredErrors > threads || res.Reconnects > threads {
+		t.Errorf("sysbench: %s; want the run to complete with at most %d failed queries", res, threads)
+	}
+	victim.Start()
+	m.waitUsable(t, victim.Addr(), true)
+}

@@ -236,22 +236,36 @@ func (s *session) stmtExecute(p []byte) error {
 			return s.sendError(toSQLError(err))
 		}
 	}
-	bs, err := s.prepareOn(b, st)
-	if err != nil {
-		return s.stmtFailed(b, err)
+	for attempt := 0; ; attempt++ {
+		bs, err := s.prepareOn(b, st)
+		if err == nil {
+			var out []byte
+			if out, err = st.bindTypes(forBackend(p, bs.id), bs); err != nil {
+				return s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet: %v", err))
+			}
+			var touched bool
+			if touched, err = s.relay(b, out); err == nil {
+				st.last = b
+				st.longData = false
+				s.done(b, st.class)
+				return nil
+			}
+			if touched {
+				return s.lost(b, touched, err)
+			}
+		}
+		var sqlErr *wire.SQLError
+		if !b.replica || st.longData || attempt > 0 || errors.As(err, &sqlErr) {
+			return s.stmtFailed(b, err)
+		}
+		// A read on a replica failed before any byte reached the client:
+		// once more, where the statement's class sends it now.
+		s.dropReplica(err)
+		if b, err = s.stmtTarget(st); err != nil {
+			s.srv.stats.errors.Add(1)
+			return s.sendError(toSQLError(err))
+		}
 	}
-	out, err := st.bindTypes(forBackend(p, bs.id), bs)
-	if err != nil {
-		return s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet: %v", err))
-	}
-	touched, err := s.relay(b, out)
-	if err != nil {
-		return s.lost(b, touched, err)
-	}
-	st.last = b
-	st.longData = false
-	s.done(b, st.class)
-	return nil
 }
 
 // stmtFailed answers a failure to prepare a statement on a backend.
