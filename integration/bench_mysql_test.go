@@ -3,13 +3,13 @@ package integration
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -161,6 +161,53 @@ func TestBenchMySQL(t *testing.T) {
 				r.workload, r.threads, got.primaryReads, got.replicaReads)
 		}
 	}
+
+	// Degraded: one replica lagging (its SQL thread stopped, so its lag is
+	// unknown) and the other dead. Frontdesk keeps serving, from the primary.
+	healthy := rows[2].results["frontdesk"] // oltp_read_only at 8 threads
+	c.Replicas[0].Lag()
+	c.Replicas[1].Kill()
+	waitBackends(t, fd, 2)
+	w := workloads[1]
+	degraded := runMeasured(t, c, w, targets[2], 8)
+	t.Logf("%s at 8 threads through frontdesk with one replica lagging and one dead: %.0f QPS (%.2fx of healthy), "+
+		"p95 %.2f ms (%.2fx), %d errors, reads: %d on the primary, %d on replicas",
+		w.name, degraded.qps, safeDiv(degraded.qps, healthy.qps), degraded.p95ms, safeDiv(degraded.p95ms, healthy.p95ms),
+		degraded.errors, degraded.primaryReads, degraded.replicaReads)
+}
+
+// waitBackends waits until Frontdesk's admin API shows that many replicas
+// of the split server out of rotation.
+func waitBackends(t *testing.T, fd *harness.Frontdesk, unusable int) {
+	t.Helper()
+	err := harness.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+		body, err := fd.AdminGet("/mysql/servers")
+		if err != nil {
+			return err
+		}
+		var servers map[string]struct {
+			Backends []struct {
+				Role   string `json:"role"`
+				Usable bool   `json:"usable"`
+			}
+		}
+		if err := json.Unmarshal(body, &servers); err != nil {
+			return err
+		}
+		n := 0
+		for _, b := range servers["split"].Backends {
+			if b.Role == "replica" && !b.Usable {
+				n++
+			}
+		}
+		if n < unusable {
+			return fmt.Errorf("%d replicas out of rotation, want %d: %s", n, unusable, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // benchMySQLCaddyfile configures one Frontdesk process with two mysql
@@ -194,12 +241,12 @@ func runMeasured(t *testing.T, c *harness.Cluster, w sbWorkload, tg sbTarget, th
 	t.Helper()
 	reads0 := selectCounts(t, c)
 	cpu0 := procCPU(tg.pid)
-	out := sysbench(t, w.name, tg.addr, "run", threads, sbRunTime(), w.args...)
+	report := sysbench(t, w.name, tg.addr, "run", threads, sbRunTime(), w.args...)
 	cpu1 := procCPU(tg.pid)
 	reads1 := selectCounts(t, c)
-	res, err := parseSysbench(out)
-	if err != nil {
-		t.Errorf("%s through %s at %d threads: %v\n%s", w.name, tg.name, threads, err, out)
+	res := sbResult{qps: report.QPS, queries: report.Queries, p95ms: report.P95, errors: report.IgnoredErrors}
+	if report.Queries == 0 {
+		t.Errorf("%s through %s at %d threads: no queries in the report\n%s", w.name, tg.name, threads, report.Output)
 	}
 	if res.errors > 0 {
 		t.Errorf("%s through %s at %d threads: %d errors", w.name, tg.name, threads, res.errors)
@@ -217,44 +264,14 @@ func runMeasured(t *testing.T, c *harness.Cluster, w sbWorkload, tg sbTarget, th
 
 // sysbench runs `sysbench <workload> <cmd>` against addr on the sbtest
 // tables as the test user, bounded by the run time plus a minute, and
-// returns its output. A failure fails the test.
-func sysbench(t *testing.T, workload, addr, cmd string, threads int, d time.Duration, extra ...string) string {
+// returns its report. A failure fails the test.
+func sysbench(t *testing.T, workload, addr, cmd string, threads int, d time.Duration, extra ...string) harness.SysbenchResult {
 	t.Helper()
-	host, port, _ := strings.Cut(addr, ":")
-	args := []string{workload,
-		"--db-driver=mysql", "--mysql-host=" + host, "--mysql-port=" + port,
-		"--mysql-user=" + harness.TestUser, "--mysql-password=" + harness.TestPassword, "--mysql-db=sbtest",
-		fmt.Sprintf("--tables=%d", sbTables), fmt.Sprintf("--table-size=%d", sbTableSize),
+	args := append([]string{workload}, harness.SysbenchMySQLArgs(t, addr, "sbtest")...)
+	args = append(args, fmt.Sprintf("--tables=%d", sbTables), fmt.Sprintf("--table-size=%d", sbTableSize),
 		fmt.Sprintf("--threads=%d", threads), fmt.Sprintf("--time=%d", int(d.Seconds())), "--events=0",
-		"--percentile=95", "--report-interval=0"}
-	args = append(append(args, extra...), cmd)
-	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "sysbench", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("sysbench %s %s against %s: %v\n%s", workload, cmd, addr, err, out)
-	}
-	return string(out)
-}
-
-var (
-	sbQueries = regexp.MustCompile(`queries:\s+(\d+)\s+\(([\d.]+) per sec\.\)`)
-	sbP95     = regexp.MustCompile(`95th percentile:\s+([\d.]+)`)
-	sbErrors  = regexp.MustCompile(`ignored errors:\s+(\d+)`)
-)
-
-// parseSysbench reads the totals of a sysbench 1.0 run report.
-func parseSysbench(out string) (sbResult, error) {
-	var r sbResult
-	q, p, e := sbQueries.FindStringSubmatch(out), sbP95.FindStringSubmatch(out), sbErrors.FindStringSubmatch(out)
-	if q == nil || p == nil || e == nil {
-		return r, fmt.Errorf("cannot read the sysbench report")
-	}
-	r.queries, _ = strconv.ParseInt(q[1], 10, 64)
-	r.qps, _ = strconv.ParseFloat(q[2], 64)
-	r.p95ms, _ = strconv.ParseFloat(p[1], 64)
-	r.errors, _ = strconv.ParseInt(e[1], 10, 64)
-	return r, nil
+		"--percentile=95", "--report-interval=0")
+	return harness.Sysbench(t, d+time.Minute, append(append(args, extra...), cmd)...)
 }
 
 // selectCounts returns each server's Com_select, primary first.
@@ -262,6 +279,10 @@ func selectCounts(t *testing.T, c *harness.Cluster) []int64 {
 	t.Helper()
 	var counts []int64
 	for _, s := range c.All() {
+		if !s.Running() {
+			counts = append(counts, 0) // a server killed on purpose
+			continue
+		}
 		var name string
 		var n int64
 		if err := s.AdminDB().QueryRow("SHOW GLOBAL STATUS LIKE 'Com_select'").Scan(&name, &n); err != nil {
