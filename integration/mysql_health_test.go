@@ -150,8 +150,10 @@ func TestMySQLReplicaKilledUnderLoad(t *testing.T) {
 	}
 
 	victim.Start()
+	restored := time.Now()
 	m.waitUsable(t, victim.Addr(), true)
 	m.waitReadsReach(t, m.freshSessions(t), victim, "after-restore")
+	t.Logf("the restored replica took reads again %s after it accepted connections", time.Since(restored).Round(10*time.Millisecond))
 }
 
 // TestMySQLPrimaryDown kills the primary: writes fail at once with an error
@@ -164,9 +166,15 @@ func TestMySQLPrimaryDown(t *testing.T) {
 	m.cluster.WaitReplicated()
 
 	m.cluster.Primary.Kill()
+	killed := time.Now()
 	m.waitUsable(t, m.cluster.Primary.Addr(), false)
+	t.Logf("the monitor marked the dead primary down after %s", time.Since(killed).Round(10*time.Millisecond))
 	for i := range 5 {
+		began := time.Now()
 		_, err := db.Exec("INSERT INTO ledger VALUES (?)", i)
+		if i == 0 {
+			t.Logf("a write with the primary down failed after %s: %v", time.Since(began).Round(time.Millisecond), err)
+		}
 		if err == nil || !strings.Contains(err.Error(), m.cluster.Primary.Addr()) {
 			t.Fatalf("a write with the primary down gave %v, want an error naming %s", err, m.cluster.Primary.Addr())
 		}
@@ -174,13 +182,15 @@ func TestMySQLPrimaryDown(t *testing.T) {
 	readN(t, m.freshSessions(t), "primary-down", 10)
 
 	m.cluster.Primary.Start()
-	err := harness.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+	back := time.Now()
+	err := harness.Eventually(30*time.Second, 50*time.Millisecond, func() error {
 		_, err := db.Exec("INSERT INTO ledger VALUES (100)")
 		return err
 	})
 	if err != nil {
 		t.Fatalf("writes did not come back with the primary: %v", err)
 	}
+	t.Logf("writes worked again %s after the primary accepted connections", time.Since(back).Round(10*time.Millisecond))
 }
 
 // TestMySQLReplicaKilledUnderSysbench kills a replica while sysbench
