@@ -348,20 +348,7 @@ var writeCounters = []string{"com_insert", "com_update", "com_delete"}
 // in the end every server holds the same rows.
 func TestMySQLClientSysbench(t *testing.T) {
 	m := startMySQLProxy(t)
-	for _, s := range m.cluster.All() {
-		// Status counters tell where statements ran; the general log
-		// would only slow the servers down.
-		s.Exec("SET GLOBAL general_log = 0")
-	}
-	sb := append([]string{"oltp_read_write"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
-	// Uniform row choice over 10000 rows a table makes deadlocks between
-	// the 4 threads' transactions, which sysbench would count as errors,
-	// vanishingly rare.
-	sb = append(sb, "--tables=2", "--table-size=10000", "--rand-type=uniform", "--db-ps-mode=auto")
-	began := time.Now()
-	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
-	m.cluster.WaitReplicated()
-	t.Logf("sysbench prepare took %s", time.Since(began).Round(time.Millisecond))
+	sb := m.prepareSysbench(t, "oltp_read_write")
 
 	for _, mode := range []struct {
 		name    string

@@ -199,13 +199,7 @@ func TestMySQLPrimaryDown(t *testing.T) {
 // per sysbench thread); sysbench counts them as ignored errors.
 func TestMySQLReplicaKilledUnderSysbench(t *testing.T) {
 	m := startMySQLProxy(t)
-	for _, s := range m.cluster.All() {
-		s.Exec("SET GLOBAL general_log = 0")
-	}
-	sb := append([]string{"oltp_read_only"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
-	sb = append(sb, "--tables=2", "--table-size=10000", "--db-ps-mode=auto")
-	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
-	m.cluster.WaitReplicated()
+	sb := m.prepareSysbench(t, "oltp_read_only")
 
 	const threads = 4
 	results := make(chan harness.SysbenchResult, 1)

@@ -89,12 +89,7 @@ func TestMySQLReloadGrace(t *testing.T) {
 // and no reconnect, and no connection of the loop is refused or fails.
 func TestMySQLReloadsUnderSysbench(t *testing.T) {
 	m := startMySQLProxy(t)
-	for _, s := range m.cluster.All() {
-		s.Exec("SET GLOBAL general_log = 0")
-	}
-	sb := append([]string{"oltp_read_write"}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
-	sb = append(sb, "--tables=2", "--table-size=10000", "--rand-type=uniform", "--db-ps-mode=auto")
-	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
+	sb := m.prepareSysbench(t, "oltp_read_write")
 
 	baseline := m.goroutines(t)
 	results := make(chan harness.SysbenchResult, 1)

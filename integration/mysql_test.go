@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
@@ -139,4 +140,23 @@ func TestMySQLSplitGoDriver(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// prepareSysbench readies the proxy's cluster for a sysbench test: the
+// general log off (status counters tell where statements ran, and the log
+// would only slow the servers down), two tables of 10000 rows in sbtest
+// created through the proxy and replicated. It returns the arguments of
+// the test named, through the proxy, with prepared statements and uniform
+// row choice (which makes deadlocks between threads, which sysbench would
+// count as errors, vanishingly rare).
+func (m *mysqlProxy) prepareSysbench(t *testing.T, test string) []string {
+	t.Helper()
+	for _, s := range m.cluster.All() {
+		s.Exec("SET GLOBAL general_log = 0")
+	}
+	sb := append([]string{test}, harness.SysbenchMySQLArgs(t, m.addr, "sbtest")...)
+	sb = append(sb, "--tables=2", "--table-size=10000", "--rand-type=uniform", "--db-ps-mode=auto")
+	harness.Sysbench(t, 2*time.Minute, append(sb, "--threads=2", "prepare")...)
+	m.cluster.WaitReplicated()
+	return sb
 }
