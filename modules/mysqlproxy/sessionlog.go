@@ -44,6 +44,9 @@ func (l *sessionLog) add(key string, payload []byte) uint64 {
 
 // since returns the entries after sequence number seq, in order.
 func (l *sessionLog) since(seq uint64) []logEntry {
+	if seq >= l.seq {
+		return nil // the common case, on every statement: nothing new
+	}
 	for i, e := range l.entries {
 		if e.seq > seq {
 			return l.entries[i:]
