@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -167,47 +166,21 @@ func TestBenchMySQL(t *testing.T) {
 	healthy := rows[2].results["frontdesk"] // oltp_read_only at 8 threads
 	c.Replicas[0].Lag()
 	c.Replicas[1].Kill()
-	waitBackends(t, fd, 2)
+	waitBackendsOf(t, fd, "split", func(backends []backendView) bool {
+		out := 0
+		for _, b := range backends {
+			if b.Role == "replica" && !b.Usable {
+				out++
+			}
+		}
+		return out == 2
+	})
 	w := workloads[1]
 	degraded := runMeasured(t, c, w, targets[2], 8)
 	t.Logf("%s at 8 threads through frontdesk with one replica lagging and one dead: %.0f QPS (%.2fx of healthy), "+
 		"p95 %.2f ms (%.2fx), %d errors, reads: %d on the primary, %d on replicas",
 		w.name, degraded.qps, safeDiv(degraded.qps, healthy.qps), degraded.p95ms, safeDiv(degraded.p95ms, healthy.p95ms),
 		degraded.errors, degraded.primaryReads, degraded.replicaReads)
-}
-
-// waitBackends waits until Frontdesk's admin API shows that many replicas
-// of the split server out of rotation.
-func waitBackends(t *testing.T, fd *harness.Frontdesk, unusable int) {
-	t.Helper()
-	err := harness.Eventually(30*time.Second, 200*time.Millisecond, func() error {
-		body, err := fd.AdminGet("/mysql/servers")
-		if err != nil {
-			return err
-		}
-		var servers map[string]struct {
-			Backends []struct {
-				Role   string `json:"role"`
-				Usable bool   `json:"usable"`
-			}
-		}
-		if err := json.Unmarshal(body, &servers); err != nil {
-			return err
-		}
-		n := 0
-		for _, b := range servers["split"].Backends {
-			if b.Role == "replica" && !b.Usable {
-				n++
-			}
-		}
-		if n < unusable {
-			return fmt.Errorf("%d replicas out of rotation, want %d: %s", n, unusable, body)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // benchMySQLCaddyfile configures one Frontdesk process with two mysql

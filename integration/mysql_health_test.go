@@ -25,8 +25,22 @@ type backendView struct {
 // (or not).
 func (m *mysqlProxy) waitUsable(t *testing.T, addr string, want bool) {
 	t.Helper()
-	err := harness.Eventually(20*time.Second, 100*time.Millisecond, func() error {
-		body, err := m.fd.AdminGet("/mysql/servers")
+	waitBackendsOf(t, m.fd, "main", func(backends []backendView) bool {
+		for _, b := range backends {
+			if b.Address == addr && b.Usable == want {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitBackendsOf polls the backends that the admin API shows for a mysql
+// server until ok accepts them (bounded).
+func waitBackendsOf(t *testing.T, fd *harness.Frontdesk, server string, ok func([]backendView) bool) {
+	t.Helper()
+	err := harness.Eventually(30*time.Second, 100*time.Millisecond, func() error {
+		body, err := fd.AdminGet("/mysql/servers")
 		if err != nil {
 			return err
 		}
@@ -34,12 +48,10 @@ func (m *mysqlProxy) waitUsable(t *testing.T, addr string, want bool) {
 		if err := json.Unmarshal(body, &servers); err != nil {
 			return err
 		}
-		for _, b := range servers["main"].Backends {
-			if b.Address == addr && b.Usable == want {
-				return nil
-			}
+		if !ok(servers[server].Backends) {
+			return fmt.Errorf("server %s: backends not as wanted yet: %s", server, body)
 		}
-		return fmt.Errorf("backend %s is not usable=%v: %s", addr, want, body)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
