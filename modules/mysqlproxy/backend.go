@@ -68,8 +68,9 @@ func dialBackend(addr backendAddr, replica bool, timeout time.Duration, cred cre
 	if err != nil {
 		return nil, &backendError{addr, err}
 	}
+	sock := newSocketIO(conn)
 	b := &backendConn{addr: addr, replica: replica, conn: conn,
-		pc: wire.NewConn(bufio.NewReaderSize(conn, ioBufferSize), bufio.NewWriterSize(conn, ioBufferSize))}
+		pc: wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(sock, ioBufferSize))}
 	conn.SetDeadline(time.Now().Add(timeout))
 	if err := b.login(cred, opt); err != nil {
 		conn.Close()

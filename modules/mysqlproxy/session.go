@@ -72,11 +72,12 @@ type session struct {
 
 // serve runs a client session to its end.
 func (srv *Server) serve(conn net.Conn) {
+	sock := newSocketIO(conn)
 	s := &session{
 		srv:    srv,
 		id:     connectionIDs.Add(1),
 		client: conn,
-		pc:     wire.NewConn(bufio.NewReaderSize(conn, ioBufferSize), bufio.NewWriterSize(conn, ioBufferSize)),
+		pc:     wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(sock, ioBufferSize)),
 		log:    sessionLog{limit: srv.Routing.MaxSessionLog},
 	}
 	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))

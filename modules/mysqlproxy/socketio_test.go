@@ -1,0 +1,185 @@
+package mysqlproxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// socketPair returns both ends of a loopback connection of the network
+// ("tcp" or "unix"): the accepted one and the dialled one.
+func socketPair(t *testing.T, network string) (server, client net.Conn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "sock")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+func TestSocketIOUsesRawCallsOnSockets(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		a, _ := socketPair(t, network)
+		if _, ok := newSocketIO(a).(*socketIO); !ok {
+			t.Errorf("%s: plain socket not given raw I/O", network)
+		}
+	}
+	p, q := net.Pipe()
+	defer p.Close()
+	defer q.Close()
+	if got := newSocketIO(p); got != io.ReadWriter(p) {
+		t.Errorf("net.Pipe (no file descriptor): got %T, want the conn itself", got)
+	}
+}
+
+// TestSocketIOStreams sends more than the socket buffers hold each way at
+// once, so that writes wait for room and reads for data, and checks every
+// byte arrives in order.
+func TestSocketIOStreams(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			a, b := socketPair(t, network)
+			x, y := newSocketIO(a), newSocketIO(b)
+			data := bytes.Repeat([]byte("frontdesk-0123456789"), 400_000) // 8 MB
+			for _, dir := range []struct{ from, to io.ReadWriter }{{x, y}, {y, x}} {
+				errc := make(chan error, 1)
+				go func() {
+					n, err := dir.from.Write(data)
+					if err == nil && n != len(data) {
+						err = io.ErrShortWrite
+					}
+					errc <- err
+				}()
+				got := make([]byte, len(data))
+				if _, err := io.ReadFull(dir.to, got); err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				if err := <-errc; err != nil {
+					t.Fatalf("write: %v", err)
+				}
+				if !bytes.Equal(got, data) {
+					t.Fatal("the bytes read differ from the bytes written")
+				}
+			}
+		})
+	}
+}
+
+func TestSocketIOEndOfStream(t *testing.T) {
+	a, b := socketPair(t, "tcp")
+	x := newSocketIO(a)
+	if _, err := b.Write([]byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	got, err := io.ReadAll(x)
+	if err != nil || string(got) != "last" {
+		t.Fatalf("ReadAll = %q, %v; want the last bytes, then a clean end", got, err)
+	}
+	if n, err := x.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("read after the end = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// TestSocketIOWriteToClosedPeer fails with an error, not a signal or a hang.
+func TestSocketIOWriteToClosedPeer(t *testing.T) {
+	a, b := socketPair(t, "tcp")
+	x := newSocketIO(a)
+	b.Close()
+	chunk := make([]byte, 64<<10)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = x.Write(chunk)
+	}
+	if err == nil {
+		t.Fatal("writes to a closed peer kept succeeding")
+	}
+}
+
+// TestSocketIODeadlines: the connection's deadlines bound the raw calls'
+// waits, as they do ordinary reads and writes, and a deadline in the past
+// wakes a read that waits (how sessions are stopped).
+func TestSocketIODeadlines(t *testing.T) {
+	a, _ := socketPair(t, "tcp")
+	x := newSocketIO(a)
+	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := x.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+
+	a.SetReadDeadline(time.Time{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.Read(make([]byte, 8))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	a.SetReadDeadline(time.Now())
+	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("waiting read woken by a deadline: %v", err)
+	}
+
+	// Nobody reads the other end: the write fills both buffers and waits.
+	a.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := x.Write(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 || n >= 64<<20 {
+		t.Fatalf("blocked write = %d bytes, %v; want part written, then os.ErrDeadlineExceeded", n, err)
+	}
+}
+
+// TestSocketIOCloseWakesRead: closing the connection ends a waiting read.
+func TestSocketIOCloseWakesRead(t *testing.T) {
+	a, _ := socketPair(t, "tcp")
+	x := newSocketIO(a)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.Read(make([]byte, 8))
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	a.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read on a closed connection: %v, want net.ErrClosed", err)
+	}
+}
+
+func TestSocketIODoesNotAllocate(t *testing.T) {
+	a, b := socketPair(t, "tcp")
+	x, y := newSocketIO(a), newSocketIO(b)
+	msg, buf := []byte("ping"), make([]byte, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := x.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(y, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a write and a read allocate %.1f times, want 0", allocs)
+	}
+}
