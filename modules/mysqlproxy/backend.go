@@ -21,6 +21,8 @@ type backendConn struct {
 	replica bool
 	conn    net.Conn
 	pc      *wire.Conn
+	// sock is conn's raw I/O, nil when conn is not a plain socket.
+	sock *socketIO
 	// caps are the capabilities negotiated on this connection.
 	caps uint64
 	// status is the server status of the last reply.
@@ -71,6 +73,7 @@ func dialBackend(addr backendAddr, replica bool, timeout time.Duration, cred cre
 	sock := newSocketIO(conn)
 	b := &backendConn{addr: addr, replica: replica, conn: conn,
 		pc: wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(sock, ioBufferSize))}
+	b.sock, _ = sock.(*socketIO)
 	conn.SetDeadline(time.Now().Add(timeout))
 	if err := b.login(cred, opt); err != nil {
 		conn.Close()
@@ -186,6 +189,10 @@ func (c credentials) reply(plugin string, nonce []byte) ([]byte, error) {
 // send writes one command packet to the backend, starting a new exchange.
 func (b *backendConn) send(payload []byte) error {
 	b.pc.ResetSeq()
+	if _, reply := wire.ShapeFor(payload[0]); reply && b.sock != nil {
+		// The reply is read next: the command goes out with that read.
+		b.sock.deferNextWrite()
+	}
 	return b.pc.WriteAndFlush(payload)
 }
 

@@ -25,6 +25,14 @@ type socketIO struct {
 	rc syscall.RawConn
 	// One call state per direction: a read and a write may run at once.
 	rd, wr rawCall
+
+	// deferNext asks that the next Write be held back, as deferred, until
+	// the Read that waits for its answer; see deferNextWrite.
+	deferNext bool
+	deferred  []byte
+	held      []byte                // deferred's storage, reused
+	sent      bool                  // the deferred write was made
+	exchange  func(fd uintptr) bool // exchangeAttempt, bound once
 }
 
 // rawCall is the state of one read or write in progress: fields rather than
@@ -50,7 +58,7 @@ func newSocketIO(conn net.Conn) io.ReadWriter {
 		return conn
 	}
 	s := &socketIO{rc: rc, rd: rawCall{sysno: syscall.SYS_READ}, wr: rawCall{sysno: syscall.SYS_WRITE, whole: true}}
-	s.rd.fn, s.wr.fn = s.rd.attempt, s.wr.attempt
+	s.rd.fn, s.wr.fn, s.exchange = s.rd.attempt, s.wr.attempt, s.exchangeAttempt
 	return s
 }
 
@@ -59,6 +67,14 @@ func newSocketIO(conn net.Conn) io.ReadWriter {
 func (s *socketIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.deferred != nil {
+		if err := s.sendDeferred(p); err != nil {
+			return 0, err
+		}
+		if s.rd.n > 0 {
+			return s.rd.n, nil
+		}
 	}
 	n, err := s.rd.run(p, s.rc.Read, "read")
 	if n == 0 && err == nil {
@@ -70,6 +86,25 @@ func (s *socketIO) Read(p []byte) (int, error) {
 // Write writes all of p, waiting in the poller while the socket's send
 // buffer is full.
 func (s *socketIO) Write(p []byte) (int, error) {
+	if s.deferred != nil {
+		if err := s.flushDeferred(); err != nil {
+			return 0, err
+		}
+	}
+	if s.deferNext {
+		s.deferNext = false
+		if len(p) <= maxDeferred {
+			// A copy: the caller may reuse p once Write returns.
+			s.held = append(s.held[:0], p...)
+			s.deferred = s.held
+			return len(p), nil
+		}
+	}
+	return s.writeNow(p)
+}
+
+// writeNow writes all of p, waiting for room.
+func (s *socketIO) writeNow(p []byte) (int, error) {
 	n, err := s.wr.run(p, s.rc.Write, "write")
 	if n < len(p) && err == nil {
 		err = io.ErrShortWrite

@@ -183,3 +183,78 @@ func TestSocketIODoesNotAllocate(t *testing.T) {
 		t.Errorf("a write and a read allocate %.1f times, want 0", allocs)
 	}
 }
+
+// TestSocketIODeferredWrite: a deferred request leaves with the read that
+// waits for its answer, in order with other writes, and whole even when it
+// does not fit the send buffer at once.
+func TestSocketIODeferredWrite(t *testing.T) {
+	a, peer := socketPair(t, "tcp")
+	x := newSocketIO(a).(*socketIO)
+	echo := func(n int) {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			t.Errorf("peer: %v", err)
+			return
+		}
+		peer.Write(buf)
+	}
+
+	x.deferNextWrite()
+	if n, err := x.Write([]byte("ping")); n != 4 || err != nil {
+		t.Fatalf("deferred write = %d, %v", n, err)
+	}
+	peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, _ := peer.Read(make([]byte, 4)); n != 0 {
+		t.Fatal("a deferred write went out before the read")
+	}
+	peer.SetReadDeadline(time.Time{})
+	go echo(4)
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(x, got); err != nil || string(got) != "ping" {
+		t.Fatalf("answer = %q, %v", got, err)
+	}
+
+	// A write after a deferred one sends both, in order.
+	x.deferNextWrite()
+	x.Write([]byte("one,"))
+	x.Write([]byte("two"))
+	go echo(7)
+	got = make([]byte, 7)
+	if _, err := io.ReadFull(x, got); err != nil || string(got) != "one,two" {
+		t.Fatalf("answer = %q, %v", got, err)
+	}
+
+	// The largest deferred write, larger than the socket takes at once
+	// while the peer is slow to read.
+	a.(*net.TCPConn).SetWriteBuffer(4096)
+	peer.(*net.TCPConn).SetReadBuffer(4096)
+	big := bytes.Repeat([]byte{'x'}, maxDeferred)
+	x.deferNextWrite()
+	x.Write(big)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		echo(len(big))
+	}()
+	got = make([]byte, len(big))
+	if _, err := io.ReadFull(x, got); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("answer to a big deferred write: %v", err)
+	}
+}
+
+// TestSocketIODeferredWriteToClosedPeer: a peer that went away while the
+// request was held back makes the read fail instead of waiting forever.
+func TestSocketIODeferredWriteToClosedPeer(t *testing.T) {
+	a, peer := socketPair(t, "tcp")
+	x := newSocketIO(a).(*socketIO)
+	peer.Write([]byte("bye")) // unasked bytes, then the peer closes
+	peer.Close()
+	time.Sleep(20 * time.Millisecond)
+	x.deferNextWrite()
+	x.Write([]byte("ping"))
+	a.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(x)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("read after a deferred write to a closed peer waited until its deadline")
+	}
+	t.Logf("read %q, then %v", got, err)
+}
