@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
 
 // streamedRows and streamedRowSize make the 1 GiB result set of
@@ -234,4 +236,62 @@ func (s *rssSampler) stop() rssPeak {
 	close(s.quit)
 	s.wg.Wait()
 	return s.peak
+}
+
+// TestMySQLClientThatStopsReading: a client that asks for a big result and
+// reads none of it loses its session after write_timeout, and the
+// statement on the server ends with it, while a client that reads slowly
+// but steadily for longer than write_timeout is never cut, and other
+// sessions go on.
+func TestMySQLClientThatStopsReading(t *testing.T) {
+	m := startMySQLProxyWith(t, "write_timeout 2s")
+	parallel := m.parallelSession(t, "stall-parallel")
+
+	// A steady reader, slower than write_timeout in all: 40 rows of 1 MiB,
+	// one every 100 ms.
+	db := m.db(t, "")
+	rows, err := db.Query("SELECT /* stall-slow */ REPEAT('x', 1048576) FROM seq_1_to_40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := 0
+	for rows.Next() {
+		slow++
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := rows.Err(); err != nil || slow != 40 {
+		t.Fatalf("slow reader got %d of 40 rows: %v", slow, err)
+	}
+	rows.Close()
+
+	// A reader that stops: 500 MiB asked for, nothing read.
+	c, err := harness.DialRaw(m.addr, harness.TestUser, harness.TestPassword, harness.TestDatabase, harness.RawCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Send(append([]byte{0x03}, "SELECT /* stall-stuck */ REPEAT('x', 1048576) FROM seq_1_to_500"...)); err != nil {
+		t.Fatal(err)
+	}
+	err = harness.Eventually(30*time.Second, 200*time.Millisecond, func() error {
+		if !strings.Contains(m.fd.Log(), "write stalled: the peer accepted no data for 2s") {
+			return fmt.Errorf("no session closed for a stalled write")
+		}
+		for _, s := range m.cluster.All() {
+			n, err := s.QueryString("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%stall-stuck%' AND info NOT LIKE '%processlist%'")
+			if err != nil {
+				return err
+			}
+			if n != "0" {
+				return fmt.Errorf("MariaDB %s still runs the stuck client's statement", s.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, m.fd.LogTail(10))
+	}
+	if reads, failure := parallel(); failure != nil || reads == 0 {
+		t.Fatalf("the parallel session: %d reads, then %v", reads, failure)
+	}
 }

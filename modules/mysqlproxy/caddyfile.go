@@ -30,6 +30,7 @@ func init() {
 //			connect_timeout   <duration>
 //			handshake_timeout <duration>
 //			idle_timeout      <duration>
+//			write_timeout     <duration>
 //			reload_grace      <duration>
 //			max_session_log   <n>
 //			allow_local_infile
@@ -126,6 +127,10 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "idle_timeout":
 			if err := durationArg(d, opt, &s.IdleTimeout); err != nil {
+				return err
+			}
+		case "write_timeout":
+			if err := durationArg(d, opt, &s.WriteTimeout); err != nil {
 				return err
 			}
 		case "reload_grace":

@@ -46,6 +46,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			"listen: at least one address is required"},
 		{"no users", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"}}}}`,
 			"users: at least one user is required"},
+		{"negative write_timeout", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}],"write_timeout":-1}}}`,
+			"write_timeout must not be negative"},
 		{"no secret", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u"}]}}}`,
 			`user "u": password or password_hash is required`},
 		{"bad hash", `{"servers":{"a":{"listen":[":3307"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password_hash":"*12"}]}}}`,

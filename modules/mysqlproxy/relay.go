@@ -211,7 +211,8 @@ func (s *session) dropReplica(err error) {
 	s.replica = nil
 }
 
-// lost handles a broken backend connection. A session whose state lived
+// lost handles a broken connection to the backend, or to the client in
+// the middle of the backend's reply. A session whose state lived
 // only there (a transaction, a pin) or whose client already got part of a
 // reply cannot go on: it ends. Otherwise the client gets an error and the
 // next statement opens a new connection with the session log replayed.
@@ -223,6 +224,10 @@ func (s *session) lost(b *backendConn, touched bool, err error) error {
 		s.replica = nil
 	} else {
 		s.primary = nil
+	}
+	if s.out.err != nil {
+		// The client failed, not the backend, whose reply was cut short.
+		return fmt.Errorf("client connection failed mid-reply: %w", s.out.err)
 	}
 	s.srv.stats.errors.Add(1)
 	if touched || inTx || (s.pinned && !b.replica) {

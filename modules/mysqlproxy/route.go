@@ -66,10 +66,10 @@ func (s *session) read(p []byte, res classify.Result) error {
 				s.done(b, res)
 				return nil
 			}
-			s.dropReplica(err)
 			if touched {
-				return err
+				return s.lost(b, true, err)
 			}
+			s.dropReplica(err)
 		}
 		if s.srv.Routing.WhenNoReplica == "error" {
 			s.srv.stats.errors.Add(1)

@@ -42,6 +42,14 @@ type Server struct {
 	// ends after between half of this and all of it.) Default: 8h.
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
+	// WriteTimeout ends a session whose client accepts no bytes of a reply
+	// for this long, as the server's net_write_timeout would: a client that
+	// stopped reading a result otherwise holds its backend connection, and
+	// the statement on the server, for as long as TCP keeps the connection
+	// alive. It bounds a stall, not a reply: a slow reader that keeps taking
+	// data is never cut. Default: 60s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+
 	// ReloadGrace bounds how long the sessions of a config replaced by a
 	// reload may go on with it: after this, each ends at its next idle
 	// point (between commands). Sessions that end sooner, because their
@@ -126,6 +134,7 @@ const (
 	defaultConnectTimeout     = 5 * time.Second
 	defaultHandshakeTimeout   = 10 * time.Second
 	defaultIdleTimeout        = 8 * time.Hour
+	defaultWriteTimeout       = time.Minute
 	defaultMaxSessionLog      = 256
 	defaultReadYourWritesWait = 100 * time.Millisecond
 )
@@ -153,6 +162,9 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = caddy.Duration(defaultIdleTimeout)
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = caddy.Duration(defaultWriteTimeout)
 	}
 	if s.Routing == nil {
 		s.Routing = new(Routing)
@@ -268,6 +280,8 @@ func (s *Server) validate() error {
 		return fmt.Errorf("handshake_timeout must not be negative")
 	case s.IdleTimeout < 0:
 		return fmt.Errorf("idle_timeout must not be negative")
+	case s.WriteTimeout < 0:
+		return fmt.Errorf("write_timeout must not be negative")
 	case s.ReloadGrace < 0:
 		return fmt.Errorf("reload_grace must not be negative")
 	case s.Routing.MaxSessionLog < 0:

@@ -21,6 +21,8 @@ type session struct {
 	id     uint32
 	client net.Conn
 	pc     *wire.Conn
+	// out is what pc writes to, keeping the client's first write error.
+	out *clientWriter
 	// caps are the capabilities negotiated with the client; every backend
 	// leg has the same layout-changing ones.
 	caps uint64
@@ -73,11 +75,13 @@ type session struct {
 // serve runs a client session to its end.
 func (srv *Server) serve(conn net.Conn) {
 	sock := newSocketIO(conn)
+	out := &clientWriter{w: sock}
 	s := &session{
 		srv:    srv,
 		id:     connectionIDs.Add(1),
 		client: conn,
-		pc:     wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(sock, ioBufferSize)),
+		pc:     wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(out, ioBufferSize)),
+		out:    out,
 		log:    sessionLog{limit: srv.Routing.MaxSessionLog},
 	}
 	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))
@@ -86,6 +90,9 @@ func (srv *Server) serve(conn net.Conn) {
 	srv.stats.sessionsTotal.Add(1)
 	began := time.Now()
 	err := s.login()
+	if raw, ok := sock.(*socketIO); ok {
+		raw.limitWriteStalls(time.Duration(srv.WriteTimeout))
+	}
 	if err == nil {
 		s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
 		err = s.loop()
@@ -103,6 +110,21 @@ func (srv *Server) serve(conn net.Conn) {
 		reason = err.Error()
 	}
 	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
+}
+
+// clientWriter passes writes to the client on and keeps the first error,
+// so that a relay that fails midway is put down to the side that failed.
+type clientWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // loop reads client commands until the client quits or the connection

@@ -1,9 +1,13 @@
 package mysqlproxy
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -44,7 +48,25 @@ type rawCall struct {
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool // attempt, bound once
+
+	// stall, when set, bounds each wait of the call rather than the whole
+	// call: before it waits, the connection's deadline for the direction
+	// is set stall ahead, and the call clears it when done. So a peer that
+	// takes data slowly is never cut, one that takes nothing is.
+	stall       time.Duration
+	setDeadline func(time.Time) error
+	waited      bool
 }
+
+// stallError reports a write that the peer left waiting for longer than the
+// call's stall bound.
+type stallError struct{ d time.Duration }
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("write stalled: the peer accepted no data for %s", e.d)
+}
+func (e *stallError) Timeout() bool { return true }
+func (e *stallError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // newSocketIO returns raw socket I/O for conn, or conn itself when it is not
 // a plain socket (a wrapped or in-memory connection).
@@ -57,10 +79,15 @@ func newSocketIO(conn net.Conn) io.ReadWriter {
 	if err != nil {
 		return conn
 	}
-	s := &socketIO{rc: rc, rd: rawCall{sysno: syscall.SYS_READ}, wr: rawCall{sysno: syscall.SYS_WRITE, whole: true}}
+	s := &socketIO{rc: rc, rd: rawCall{sysno: syscall.SYS_READ},
+		wr: rawCall{sysno: syscall.SYS_WRITE, whole: true, setDeadline: conn.SetWriteDeadline}}
 	s.rd.fn, s.wr.fn, s.exchange = s.rd.attempt, s.wr.attempt, s.exchangeAttempt
 	return s
 }
+
+// limitWriteStalls makes a write fail when the peer accepts no data for d
+// (0: no limit). It takes over the connection's write deadline.
+func (s *socketIO) limitWriteStalls(d time.Duration) { s.wr.stall = d }
 
 // Read reads what the socket has, waiting in the poller while it has
 // nothing. A closed peer reads as io.EOF.
@@ -117,6 +144,13 @@ func (c *rawCall) run(p []byte, through func(func(uintptr) bool) error, op strin
 	c.buf, c.n, c.errno = p, 0, 0
 	err := through(c.fn)
 	c.buf = nil
+	if c.waited {
+		c.waited = false
+		_ = c.setDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = &stallError{c.stall}
+		}
+	}
 	if err == nil && c.errno != 0 {
 		err = &net.OpError{Op: op, Net: "socket", Err: c.errno}
 	}
@@ -136,6 +170,10 @@ func (c *rawCall) attempt(fd uintptr) bool {
 			}
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if c.stall > 0 {
+				_ = c.setDeadline(time.Now().Add(c.stall))
+				c.waited = true
+			}
 			return false
 		default:
 			c.errno = e

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -257,4 +258,60 @@ func TestSocketIODeferredWriteToClosedPeer(t *testing.T) {
 		t.Fatal("read after a deferred write to a closed peer waited until its deadline")
 	}
 	t.Logf("read %q, then %v", got, err)
+}
+
+// TestSocketIOWriteStall: with a stall limit, a write the peer leaves
+// waiting fails once the peer has taken nothing for that long, while a slow
+// reader that keeps taking data is never cut, and the limit leaves no
+// deadline behind.
+func TestSocketIOWriteStall(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	a, peer := socketPair(t, "tcp")
+	x := newSocketIO(a).(*socketIO)
+	x.limitWriteStalls(stall)
+
+	// A slow reader: 256 KiB every 10 ms, 32 MiB in all (over a second,
+	// and more than the socket buffers hold, so the writer waits often).
+	data := make([]byte, 32<<20)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 256<<10)
+		for got := 0; got < len(data); {
+			n, err := io.ReadFull(peer, buf[:min(len(buf), len(data)-got)])
+			if err != nil {
+				done <- err
+				return
+			}
+			got += n
+			time.Sleep(10 * time.Millisecond)
+		}
+		done <- nil
+	}()
+	began := time.Now()
+	if n, err := x.Write(data); err != nil || n != len(data) {
+		t.Fatalf("write to a slow reader = %d, %v; want all of it", n, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < stall {
+		t.Fatalf("the slow reader took %s, less than the stall limit: the test proves nothing", took)
+	}
+
+	// No deadline left behind: a write long after still goes out.
+	time.Sleep(2 * stall)
+	if _, err := x.Write([]byte("later")); err != nil {
+		t.Fatalf("write after the slow read: %v", err)
+	}
+	io.ReadFull(peer, make([]byte, 5))
+
+	// A peer that reads nothing: the write fails after the stall.
+	n, err := x.Write(data)
+	var se *stallError
+	if !errors.As(err, &se) || !errors.Is(err, os.ErrDeadlineExceeded) || n == len(data) {
+		t.Fatalf("write to a peer that reads nothing = %d, %v; want part of it, then a stall error", n, err)
+	}
+	if !strings.Contains(err.Error(), "accepted no data for 300ms") {
+		t.Errorf("stall error %q does not say for how long", err)
+	}
 }
