@@ -296,3 +296,51 @@ func TestBalancingExample(t *testing.T) {
 		t.Errorf("after killing %s: %s", backends[0].Name, res)
 	}
 }
+
+// TestRouteBreakerSurvivesReload: a named route_breaker that opened on a
+// failing backend stays open through a reload that changes the rest of the
+// config: the next request gets its 503 and never reaches the backend.
+func TestRouteBreakerSurvivesReload(t *testing.T) {
+	backend := harness.StartBackend(t, "app")
+	backend.SetErrorRate(1)
+	listen := harness.FreeAddr(t)
+	config := func(tag string) string {
+		front := "header X-Config " + tag + "\n\troute_breaker app {\n\t\tconsecutive_failures 3\n\t\topen_time 1m\n\t}"
+		return proxySite(listen, []*harness.Backend{backend}, front, "")
+	}
+	fd := harness.StartFrontdesk(t, config("one"), harness.Caddyfile)
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := client.Get("http://" + listen + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for range 3 {
+		if resp := get(); resp.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("from the failing backend: %d, want 500", resp.StatusCode)
+		}
+	}
+	wantOpen := func(when string) {
+		t.Helper()
+		before := backend.Failed() + backend.Served()
+		resp := get()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: %d with Retry-After %q, want 503 with a Retry-After", when, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if n := backend.Failed() + backend.Served() - before; n != 0 {
+			t.Errorf("%s: the backend got %d requests, want none while the breaker is open", when, n)
+		}
+	}
+	wantOpen("after three failures")
+	if err := fd.Load(config("two"), harness.Caddyfile); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if resp := get(); resp.Header.Get("X-Config") != "two" {
+		t.Fatalf("the reload did not take: X-Config %q", resp.Header.Get("X-Config"))
+	}
+	wantOpen("after a reload")
+}

@@ -2,9 +2,11 @@ package healthlb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -32,13 +34,38 @@ func init() {
 // registrations of one name panic when built together. For breakers per
 // upstream, use the `breaker` of the observed_http transport.
 //
-// Its state starts closed with every config load.
+// Unnamed, its state starts closed with every config load; named, it
+// carries over (see Name).
 type RouteBreaker struct {
+	// Name keeps the breaker's state across config loads: the route_breaker
+	// of a new config with the same name and the same settings takes over
+	// the running breaker, open or not, with its counts, so a reload during
+	// an outage does not let a burst of requests through to a backend known
+	// to be down. With other settings it starts afresh. Names are global:
+	// route_breakers with one name and one set of settings share a breaker.
+	// The name is also the upstream label of its transition metrics.
+	Name string `json:"name,omitempty"`
+
 	BreakerConfig
 
 	breaker *breaker
 	logger  *zap.Logger
+	poolKey string
 }
+
+// routeBreakers holds the named route breakers across config loads. A new
+// config acquires its breakers before the old config releases them.
+var routeBreakers = caddy.NewUsagePool()
+
+// pooledBreaker is a named route breaker; its transitions are logged by
+// the latest config's logger.
+type pooledBreaker struct {
+	breaker *breaker
+	logger  atomic.Pointer[zap.Logger]
+}
+
+// Destruct implements caddy.Destructor; a breaker holds no resources.
+func (*pooledBreaker) Destruct() error { return nil }
 
 // CaddyModule returns the Caddy module information.
 func (RouteBreaker) CaddyModule() caddy.ModuleInfo {
@@ -48,16 +75,49 @@ func (RouteBreaker) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets up the breaker.
+// Provision sets up the breaker, or takes over the running one of its name.
 func (rb *RouteBreaker) Provision(ctx caddy.Context) error {
 	rb.logger = ctx.Logger()
 	if err := registerMetrics(ctx); err != nil {
 		return err
 	}
-	rb.breaker = newBreaker("route", rb.BreakerConfig, func(from, to BreakerState) {
-		breakerTransitions.WithLabelValues("route", "", to.String()).Inc()
-		rb.logger.Warn("route circuit breaker "+to.String(), zap.String("from", from.String()))
+	if rb.Name == "" {
+		rb.breaker = newBreaker("route", rb.BreakerConfig, routeBreakerChanged("", func() *zap.Logger { return rb.logger }))
+		return nil
+	}
+	settings, err := json.Marshal(rb.BreakerConfig.withDefaults())
+	if err != nil {
+		return err
+	}
+	key := rb.Name + "\x00" + string(settings)
+	v, _, err := routeBreakers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		p := new(pooledBreaker)
+		p.breaker = newBreaker("route "+rb.Name, rb.BreakerConfig, routeBreakerChanged(rb.Name, p.logger.Load))
+		return p, nil
 	})
+	if err != nil {
+		return fmt.Errorf("route breaker %q: %v", rb.Name, err)
+	}
+	p := v.(*pooledBreaker)
+	p.logger.Store(rb.logger)
+	rb.breaker, rb.poolKey = p.breaker, key
+	return nil
+}
+
+// routeBreakerChanged logs and counts a route breaker's transitions.
+func routeBreakerChanged(name string, logger func() *zap.Logger) func(from, to BreakerState) {
+	return func(from, to BreakerState) {
+		breakerTransitions.WithLabelValues("route", name, to.String()).Inc()
+		logger().Warn("route circuit breaker "+to.String(), zap.String("name", name), zap.String("from", from.String()))
+	}
+}
+
+// Cleanup lets go of a named breaker, which ends when no config holds it.
+func (rb *RouteBreaker) Cleanup() error {
+	if rb.poolKey != "" {
+		_, _ = routeBreakers.Delete(rb.poolKey)
+		rb.poolKey = ""
+	}
 	return nil
 }
 
@@ -119,7 +179,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
-//	route_breaker [<matcher>] {
+//	route_breaker [<matcher>] [<name>] {
 //		failure_ratio        <ratio>
 //		min_requests         <n>
 //		consecutive_failures <n>|-1
@@ -130,6 +190,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 //	}
 func (rb *RouteBreaker) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
+	if d.NextArg() {
+		rb.Name = d.Val()
+	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -147,5 +210,7 @@ var (
 	_ caddyhttp.MiddlewareHandler = (*RouteBreaker)(nil)
 	_ caddy.Provisioner           = (*RouteBreaker)(nil)
 	_ caddy.Validator             = (*RouteBreaker)(nil)
+	_ caddy.CleanerUpper          = (*RouteBreaker)(nil)
+	_ caddy.Destructor            = (*pooledBreaker)(nil)
 	_ caddyfile.Unmarshaler       = (*RouteBreaker)(nil)
 )

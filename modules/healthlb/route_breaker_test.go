@@ -74,3 +74,49 @@ func TestRouteBreakerIgnoresCancelledRequests(t *testing.T) {
 		t.Errorf("state %s after a request the client cancelled, want closed", s)
 	}
 }
+
+// TestNamedRouteBreakerSurvivesReload: a new config's route_breaker with the
+// same name and settings takes over the open breaker; other settings, or no
+// name, start closed; the breaker lives while any config holds it.
+func TestNamedRouteBreakerSurvivesReload(t *testing.T) {
+	cfg := BreakerConfig{ConsecutiveFailures: 2, OpenTime: caddy.Duration(time.Minute)}
+	named := func(name string, cfg BreakerConfig) *RouteBreaker {
+		rb := &RouteBreaker{Name: name, BreakerConfig: cfg}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		t.Cleanup(cancel)
+		if err := rb.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rb.Cleanup() })
+		return rb
+	}
+	old := named("api-reload-test", cfg)
+	for range 2 {
+		old.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), answer(http.StatusBadGateway, true))
+	}
+	if s := old.breaker.State(); s != BreakerOpen {
+		t.Fatalf("state %s after two failures, want open", s)
+	}
+
+	reloaded := named("api-reload-test", cfg)
+	old.Cleanup()
+	if s := reloaded.breaker.State(); s != BreakerOpen {
+		t.Errorf("the reloaded breaker is %s, want the old one's open state", s)
+	}
+	err := reloaded.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), answer(http.StatusOK, false))
+	if herr, ok := err.(caddyhttp.HandlerError); !ok || herr.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("request through the reloaded open breaker: %v, want 503", err)
+	}
+
+	changed := BreakerConfig{ConsecutiveFailures: 5, OpenTime: caddy.Duration(time.Minute)}
+	if s := named("api-reload-test", changed).breaker.State(); s != BreakerClosed {
+		t.Errorf("same name, other settings: %s, want a fresh closed breaker", s)
+	}
+	if s := newRouteBreaker(t, cfg).breaker.State(); s != BreakerClosed {
+		t.Errorf("unnamed: %s, want closed", s)
+	}
+	reloaded.Cleanup()
+	if s := named("api-reload-test", cfg).breaker.State(); s != BreakerClosed {
+		t.Errorf("after every holder let go: %s, want a fresh closed breaker", s)
+	}
+}
