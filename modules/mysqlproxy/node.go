@@ -21,9 +21,11 @@ var nodes = caddy.NewUsagePool()
 
 // node is one backend server as the proxy sees it.
 type node struct {
-	key     string
-	addr    backendAddr
-	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
+	key  string
+	addr backendAddr
+	// breaker is replaced, closed, when a config changes its open time
+	// (gobreaker fixes it at creation); the failure count is read live.
+	breaker atomic.Pointer[nodeBreaker]
 	// inFlight counts commands running on the server; conns counts the
 	// sessions' open connections to it; routed counts commands sent.
 	inFlight atomic.Int64
@@ -45,6 +47,13 @@ type node struct {
 	stop      chan struct{}
 	stopped   chan struct{}
 	startOnce sync.Once
+}
+
+// nodeBreaker is a node's circuit breaker with the open time it was made
+// with.
+type nodeBreaker struct {
+	*gobreaker.TwoStepCircuitBreaker[struct{}]
+	openTime time.Duration
 }
 
 // nodeSettings are the parts of a server's config that a node uses.
@@ -75,15 +84,6 @@ func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (
 	key := addr.String()
 	val, _, err := nodes.LoadOrNew(key, func() (caddy.Destructor, error) {
 		n := &node{key: key, addr: addr, checked: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
-		n.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			Name: key,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				return c.ConsecutiveFailures >= uint32(max(n.settings.Load().health.BreakerFailures, 1))
-			},
-			Timeout:       time.Duration(settings.health.BreakerOpenTime),
-			IsExcluded:    notABackendFailure,
-			OnStateChange: n.breakerChanged,
-		})
 		return n, nil
 	})
 	if err != nil {
@@ -91,9 +91,26 @@ func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (
 	}
 	n := val.(*node)
 	n.settings.Store(settings)
+	if openTime := time.Duration(settings.health.BreakerOpenTime); n.breaker.Load() == nil || n.breaker.Load().openTime != openTime {
+		n.breaker.Store(&nodeBreaker{n.newBreaker(openTime), openTime})
+	}
 	n.logger.Store(logger.With(zap.String("backend", key)))
 	n.startOnce.Do(func() { go n.monitor() })
 	return n, nil
+}
+
+// newBreaker makes the node's circuit breaker: it opens after the
+// configured number of failures in a row, for openTime.
+func (n *node) newBreaker(openTime time.Duration) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name: n.key,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= uint32(max(n.settings.Load().health.BreakerFailures, 1))
+		},
+		Timeout:       openTime,
+		IsExcluded:    notABackendFailure,
+		OnStateChange: n.breakerChanged,
+	})
 }
 
 func releaseNode(n *node) { _, _ = nodes.Delete(n.key) }
@@ -143,7 +160,7 @@ func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt l
 		// than wait on a connect that may hang.
 		return nil, &backendError{n.addr, fmt.Errorf("down according to the monitor (%s)", h.Error)}
 	}
-	done, err := n.breaker.Allow()
+	done, err := n.breaker.Load().Allow()
 	if err != nil {
 		return nil, &backendError{n.addr, fmt.Errorf("circuit breaker open after repeated failures (last: %s)", n.lastError())}
 	}
@@ -165,7 +182,7 @@ func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt l
 // when the primary itself is down: then the replica cannot receive anything
 // newer, and it is the freshest copy there is.
 func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
-	if n.breaker.State() == gobreaker.StateOpen {
+	if n.breaker.Load().State() == gobreaker.StateOpen {
 		return false
 	}
 	if !n.settings.Load().monitor {
@@ -183,7 +200,7 @@ func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
 
 // down reports whether the backend is known to be unreachable.
 func (n *node) down() bool {
-	if n.breaker.State() == gobreaker.StateOpen {
+	if n.breaker.Load().State() == gobreaker.StateOpen {
 		return true
 	}
 	h := n.health.Load()

@@ -1,18 +1,21 @@
 package mysqlproxy
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
 )
 
 // testNode is a node with a monitor finding and no goroutine.
 func testNode(addr string, monitor bool, h *healthState) *node {
 	n := &node{key: addr, addr: backendAddr{network: "tcp", address: addr}}
 	n.settings.Store(&nodeSettings{health: Health{BreakerFailures: 1, BreakerOpenTime: defaultBreakerOpenTime}, monitor: monitor})
-	n.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{Timeout: time.Hour,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 }})
+	n.logger.Store(zap.NewNop())
+	n.breaker.Store(&nodeBreaker{n.newBreaker(time.Hour), time.Hour})
 	if h != nil {
 		n.health.Store(h)
 		if h.Reachable {
@@ -56,7 +59,7 @@ func TestUsableReplica(t *testing.T) {
 	if !n.usableReplica(time.Second, up) {
 		t.Error("an unmonitored replica with a closed breaker is not usable")
 	}
-	done, _ := n.breaker.Allow()
+	done, _ := n.breaker.Load().Allow()
 	done(errTest)
 	if n.usableReplica(time.Second, up) {
 		t.Error("a replica whose breaker opened is still usable")
@@ -115,5 +118,37 @@ func TestDiscoveredRoles(t *testing.T) {
 	promoted.health.Store(&healthState{Reachable: true, ReadOnly: true})
 	if srv.primary() != nil || len(srv.replicas()) != 3 {
 		t.Fatalf("with every server read_only: primary %v, want none", srv.primary())
+	}
+}
+
+// TestNodeBreakerFollowsOpenTime: a config that keeps a backend keeps its
+// breaker, open or not; one that changes the open time gets a new one.
+func TestNodeBreakerFollowsOpenTime(t *testing.T) {
+	addr := backendAddr{network: "tcp", address: "127.0.0.1:1"}
+	settings := func(open time.Duration) *nodeSettings {
+		return &nodeSettings{health: Health{BreakerFailures: 1, BreakerOpenTime: caddy.Duration(open)}}
+	}
+	acquire := func(open time.Duration) *node {
+		n, err := acquireNode(addr, settings(open), zap.NewNop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { releaseNode(n) })
+		return n
+	}
+	n := acquire(time.Minute)
+	done, err := n.breaker.Load().Allow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(errors.New("connection refused"))
+	if s := n.breaker.Load().State(); s != gobreaker.StateOpen {
+		t.Fatalf("breaker %s after a failure, want open", s)
+	}
+	if again := acquire(time.Minute); again != n || again.breaker.Load().State() != gobreaker.StateOpen {
+		t.Errorf("a config with the same open time did not keep the open breaker")
+	}
+	if b := acquire(time.Second).breaker.Load(); b.State() != gobreaker.StateClosed || b.openTime != time.Second {
+		t.Errorf("a config with another open time: breaker %s with open time %s, want a new closed one of 1s", b.State(), b.openTime)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Server) backendStatus() []BackendStatus {
 }
 
 func (n *node) status(role string, usable bool) BackendStatus {
-	breaker := n.breaker.State()
+	breaker := n.breaker.Load().State()
 	return BackendStatus{
 		Address: n.key, Role: role, Usable: usable, Breaker: breaker.String(), breakerState: breaker,
 		OpenConnections: n.conns.Load(), InFlight: n.inFlight.Load(), Routed: n.routed.Load(),
