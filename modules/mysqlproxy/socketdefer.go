@@ -5,9 +5,11 @@ import (
 	"net"
 )
 
-// maxDeferred is the largest write deferNextWrite holds back; a longer one
-// (a big statement) goes out at once, and its reply is read the usual way.
-const maxDeferred = 64 << 10
+// maxDeferred is the largest write deferNextWrite holds back, and so the
+// most a connection keeps for it: a buffered writer's flush. A longer
+// write (a big statement) goes out at once and its reply is read the usual
+// way.
+const maxDeferred = ioBufferSize
 
 // deferNextWrite holds the next Write back until the next Read, which then
 // makes the write and waits for the answer without first trying a read.

@@ -225,15 +225,26 @@ func TestSocketIODeferredWrite(t *testing.T) {
 		t.Fatalf("answer = %q, %v", got, err)
 	}
 
-	// The largest deferred write, larger than the socket takes at once
-	// while the peer is slow to read.
-	a.(*net.TCPConn).SetWriteBuffer(4096)
-	peer.(*net.TCPConn).SetReadBuffer(4096)
+	// The largest deferred write, when the socket cannot take it at once:
+	// the peer has yet to read a backlog that fills the buffers, made small
+	// and fixed (no autotuning).
+	a.(*net.TCPConn).SetWriteBuffer(8 << 10)
+	peer.(*net.TCPConn).SetReadBuffer(8 << 10)
+	a.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	backlog, err := x.Write(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("filling the buffers: %d bytes, %v; want a deadline error", backlog, err)
+	}
+	a.SetWriteDeadline(time.Time{})
 	big := bytes.Repeat([]byte{'x'}, maxDeferred)
 	x.deferNextWrite()
 	x.Write(big)
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // let the deferred write meet the full buffers
+		if _, err := io.CopyN(io.Discard, peer, int64(backlog)); err != nil {
+			t.Errorf("peer: %v", err)
+			return
+		}
 		echo(len(big))
 	}()
 	got = make([]byte, len(big))
