@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 )
 
 // T is what the harness needs of a test: testing.TB has it, and so does the
@@ -34,16 +35,29 @@ func Unavailable(t T, format string, args ...any) {
 	t.Skipf("unavailable: "+format, args...)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier call in this process returned. The kernel may hand out a
+// just-closed port again, and two servers given the same port would not
+// fail: Caddy binds with SO_REUSEPORT, so they would share it silently.
 func FreePort(t T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("finding a free port: the kernel kept offering ports handed out before")
+	return 0
 }
+
+// handedOut is the set of ports FreePort has returned.
+var handedOut sync.Map
 
 // FreeAddr returns "127.0.0.1:<port>" for a port that was free a moment ago.
 func FreeAddr(t T) string {
