@@ -50,7 +50,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("server %q: %v", name, err)
 		}
 	}
-	return nil
+	return a.checkHTTPClash(ctx)
 }
 
 // Validate checks the servers' configs, and that no two servers share a

@@ -131,3 +131,38 @@ func TestAuthenticate(t *testing.T) {
 		}
 	}
 }
+
+// TestListenClashesWithHTTP: a mysql server may not listen where a server
+// of the http app does; with SO_REUSEPORT both would bind and share the
+// connections.
+func TestListenClashesWithHTTP(t *testing.T) {
+	config := func(httpListen, mysqlListen string) []byte {
+		return []byte(`{"apps":{
+			"http":{"servers":{"web":{"listen":["` + httpListen + `"],"routes":[]}}},
+			"mysql":{"servers":{"db":{"listen":["` + mysqlListen + `"],"cluster":{"primary":"127.0.0.1:1"},"users":[{"username":"u","password":"p"}]}}}}}`)
+	}
+	for _, tc := range []struct {
+		http, mysql string
+		clash       bool
+	}{
+		{"127.0.0.1:18080", "127.0.0.1:18080", true},
+		{":18080", "127.0.0.1:18080", true},
+		{"127.0.0.1:18000-18100", "127.0.0.1:18080", true},
+		{"127.0.0.1:18080", "127.0.0.1:18081", false},
+		{"127.0.0.2:18080", "127.0.0.1:18080", false},
+		{"unix//tmp/frontdesk-clash.sock", "unix//tmp/frontdesk-clash.sock", true},
+	} {
+		var cfg caddy.Config
+		if err := json.Unmarshal(config(tc.http, tc.mysql), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		err := caddy.Validate(&cfg)
+		if tc.clash {
+			if err == nil || !strings.Contains(err.Error(), `the http app's server "web" listens on "`+tc.http+`" too`) {
+				t.Errorf("http %s, mysql %s: %v; want the clash named", tc.http, tc.mysql, err)
+			}
+		} else if err != nil {
+			t.Errorf("http %s, mysql %s: %v; want no error", tc.http, tc.mysql, err)
+		}
+	}
+}
