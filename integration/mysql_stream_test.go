@@ -277,6 +277,13 @@ func TestMySQLClientThatStopsReading(t *testing.T) {
 		if !strings.Contains(m.fd.Log(), "write stalled: the peer accepted no data for 2s") {
 			return fmt.Errorf("no session closed for a stalled write")
 		}
+		metrics, err := m.fd.AdminGet("/metrics")
+		if err != nil {
+			return err
+		}
+		if want := `caddy_frontdesk_mysql_sessions_closed_total{reason="write_timeout",server="main"} 1`; !strings.Contains(string(metrics), want) {
+			return fmt.Errorf("the metrics do not say %s", want)
+		}
 		for _, s := range m.cluster.All() {
 			n, err := s.QueryString("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%stall-stuck%' AND info NOT LIKE '%processlist%'")
 			if err != nil {

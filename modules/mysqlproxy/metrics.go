@@ -17,18 +17,19 @@ func metricDesc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descSessionsOpen  = metricDesc("sessions_open", "Client sessions open now.", "server")
-	descSessionsTotal = metricDesc("sessions_total", "Client sessions since the process started.", "server")
-	descLoginFailures = metricDesc("login_failures_total", "Refused client logins.", "server")
-	descStatements    = metricDesc("statements_total", "Commands run, by where they ran.", "server", "target")
-	descErrors        = metricDesc("errors_total", "Commands answered with an error, by a backend or the proxy.", "server")
-	descUsable        = metricDesc("backend_usable", "1 if the backend takes new work (replicas: reads under the lag limit).", "server", "backend", "role")
-	descBreaker       = metricDesc("backend_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", "server", "backend", "role")
-	descConns         = metricDesc("backend_open_connections", "Sessions' open connections to the backend.", "server", "backend", "role")
-	descInFlight      = metricDesc("backend_in_flight", "Commands running on the backend.", "server", "backend", "role")
-	descRouted        = metricDesc("backend_routed_total", "Commands sent to the backend.", "server", "backend", "role")
-	descLag           = metricDesc("backend_replication_lag_seconds", "Seconds_Behind_Master as the monitor last saw it (absent when unknown).", "server", "backend", "role")
-	descReachable     = metricDesc("backend_reachable", "1 if the monitor reached the backend at its last check.", "server", "backend", "role")
+	descSessionsOpen   = metricDesc("sessions_open", "Client sessions open now.", "server")
+	descSessionsTotal  = metricDesc("sessions_total", "Client sessions since the process started.", "server")
+	descSessionsClosed = metricDesc("sessions_closed_total", "Ended client sessions, by how they ended.", "server", "reason")
+	descLoginFailures  = metricDesc("login_failures_total", "Refused client logins.", "server")
+	descStatements     = metricDesc("statements_total", "Commands run, by where they ran.", "server", "target")
+	descErrors         = metricDesc("errors_total", "Commands answered with an error, by a backend or the proxy.", "server")
+	descUsable         = metricDesc("backend_usable", "1 if the backend takes new work (replicas: reads under the lag limit).", "server", "backend", "role")
+	descBreaker        = metricDesc("backend_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", "server", "backend", "role")
+	descConns          = metricDesc("backend_open_connections", "Sessions' open connections to the backend.", "server", "backend", "role")
+	descInFlight       = metricDesc("backend_in_flight", "Commands running on the backend.", "server", "backend", "role")
+	descRouted         = metricDesc("backend_routed_total", "Commands sent to the backend.", "server", "backend", "role")
+	descLag            = metricDesc("backend_replication_lag_seconds", "Seconds_Behind_Master as the monitor last saw it (absent when unknown).", "server", "backend", "role")
+	descReachable      = metricDesc("backend_reachable", "1 if the monitor reached the backend at its last check.", "server", "backend", "role")
 )
 
 // Describe sends the descriptions of every metric.
@@ -41,6 +42,9 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSessionsOpen, gauge, float64(st.SessionsOpen), name)
 		ch <- prometheus.MustNewConstMetric(descSessionsTotal, counter, float64(st.SessionsTotal), name)
 		ch <- prometheus.MustNewConstMetric(descLoginFailures, counter, float64(st.LoginFailures), name)
+		for reason, n := range st.SessionsClosed {
+			ch <- prometheus.MustNewConstMetric(descSessionsClosed, counter, float64(n), name, reason)
+		}
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsPrimary), name, "primary")
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsReplica), name, "replica")
 		ch <- prometheus.MustNewConstMetric(descErrors, counter, float64(st.Errors), name)

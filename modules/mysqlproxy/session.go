@@ -105,10 +105,11 @@ func (srv *Server) serve(conn net.Conn) {
 	switch {
 	case reason != "":
 	case err == nil || errors.Is(err, io.EOF):
-		reason = "client left"
+		reason = reasonClientLeft
 	default:
 		reason = err.Error()
 	}
+	srv.stats.closed.add(closeKindOf(reason, err))
 	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
 }
 
@@ -133,12 +134,12 @@ func (s *session) loop() error {
 	for {
 		s.pc.ResetSeq()
 		if s.setIdle(true) {
-			s.closeReason = "server stopped"
+			s.closeReason = reasonServerStopped
 			return nil
 		}
 		p, err := s.pc.ReadPacket()
 		if s.setIdle(false) {
-			s.closeReason = "server stopped"
+			s.closeReason = reasonServerStopped
 			return nil
 		}
 		if errors.Is(err, wire.ErrPacketTooLarge) {
@@ -150,7 +151,7 @@ func (s *session) loop() error {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				s.closeReason = "idle timeout"
+				s.closeReason = reasonIdleTimeout
 			}
 			return s.outOfOrder(err)
 		}
@@ -161,7 +162,7 @@ func (s *session) loop() error {
 			continue
 		}
 		if p[0] == wire.ComQuit {
-			s.closeReason = "client quit"
+			s.closeReason = reasonClientQuit
 			return nil
 		}
 		if err := s.dispatch(p); err != nil {

@@ -17,6 +17,7 @@ type serverStats struct {
 	toPrimary     atomic.Int64
 	toReplica     atomic.Int64
 	errors        atomic.Int64
+	closed        closeCounts
 }
 
 // ServerStats is a snapshot of a server's counters, as the admin API shows.
@@ -25,6 +26,11 @@ type ServerStats struct {
 	SessionsOpen int64 `json:"sessions_open"`
 	// SessionsTotal counts client sessions since the process started.
 	SessionsTotal int64 `json:"sessions_total"`
+	// SessionsClosed counts ended sessions by how they ended: client_quit,
+	// client_left (the connection closed without COM_QUIT), idle_timeout,
+	// write_timeout (the client stopped reading), server_stopped (a reload
+	// or shutdown), login_failed, or error.
+	SessionsClosed map[string]int64 `json:"sessions_closed"`
 	// LoginFailures counts refused logins.
 	LoginFailures int64 `json:"login_failures"`
 	// StatementsPrimary counts commands run on the primary.
@@ -127,6 +133,7 @@ func (st *serverStats) snapshot() ServerStats {
 	return ServerStats{
 		SessionsOpen:      st.sessionsOpen.Load(),
 		SessionsTotal:     st.sessionsTotal.Load(),
+		SessionsClosed:    st.closed.snapshot(),
 		LoginFailures:     st.loginFailures.Load(),
 		StatementsPrimary: st.toPrimary.Load(),
 		StatementsReplica: st.toReplica.Load(),
