@@ -23,6 +23,7 @@ func init() {
 //			primary         <host:port | unix//path>
 //			replicas        <host:port | unix//path...>
 //			servers         <host:port | unix//path...>   (instead of primary and replicas: roles from read_only)
+//			tls             <cert_file> <key_file> [require]
 //			user            <username> [<password>] {
 //				password      <password>
 //				password_hash <*HEX>
@@ -111,6 +112,12 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.Cluster.Servers = append(s.Cluster.Servers, args...)
+		case "tls":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "require") {
+				return d.Errf("tls takes <cert_file> <key_file> [require]")
+			}
+			s.TLS = &TLS{CertificateFile: args[0], KeyFile: args[1], Require: len(args) == 3}
 		case "user":
 			u, err := unmarshalUser(d)
 			if err != nil {

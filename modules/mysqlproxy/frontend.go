@@ -12,7 +12,8 @@ import (
 
 // proxyCaps are the capabilities the proxy can honour on every backend leg.
 // It presents itself as a MySQL-flavoured server (ClientMySQL set), so no
-// client negotiates MariaDB's extensions; it offers no TLS or compression.
+// client negotiates MariaDB's extensions; it offers no compression, and TLS
+// only when configured (see TLS).
 // What a client finally gets is this, intersected with the primary's
 // capabilities and the client's request.
 const proxyCaps = wire.ClientLongPassword | wire.ClientFoundRows | wire.ClientLongFlag |
@@ -63,6 +64,9 @@ func (s *session) login() error {
 	if !srv.Routing.AllowLocalInfile {
 		advertised &^= wire.ClientLocalFiles
 	}
+	if srv.TLS != nil {
+		advertised |= wire.ClientSSL
+	}
 	hs := wire.Handshake{
 		ServerVersion: g.version,
 		ConnectionID:  s.id,
@@ -81,14 +85,25 @@ func (s *session) login() error {
 	if err != nil {
 		return fmt.Errorf("reading handshake response: %w", s.outOfOrder(err))
 	}
-	if wire.IsSSLRequest(p) {
-		return s.refuseLogin(wire.NewSQLError(wire.ERNotSupportedAuthMode, "TLS is not supported by this Frontdesk server"))
+	switch {
+	case wire.IsSSLRequest(p) && srv.TLS == nil:
+		return s.refuseLogin(wire.NewSQLError(wire.ERNotSupportedAuthMode, "TLS is not configured on this Frontdesk server"))
+	case wire.IsSSLRequest(p):
+		if err := s.startTLS(); err != nil {
+			return err
+		}
+		if p, err = s.pc.ReadPacket(); err != nil {
+			return fmt.Errorf("reading handshake response: %w", s.outOfOrder(err))
+		}
+	case srv.TLS != nil && srv.TLS.Require:
+		return s.refuseLogin(wire.NewSQLError(wire.ERAccessDeniedError, "Frontdesk requires TLS: connect with SSL/TLS on"))
 	}
 	resp, err := wire.ParseHandshakeResponse(p)
 	if err != nil {
 		return s.refuseLogin(wire.NewSQLError(wire.ERHandshakeError, "Bad handshake: %v", err))
 	}
-	s.caps = resp.Capabilities & advertised
+	// TLS is the client leg's business: the backend legs never ask for it.
+	s.caps = resp.Capabilities & advertised &^ wire.ClientSSL
 	if s.caps&wire.ClientProtocol41 == 0 {
 		return s.refuseLogin(wire.NewSQLError(wire.ERHandshakeError, "Bad handshake: the 4.1 protocol is required"))
 	}

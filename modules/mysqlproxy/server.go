@@ -56,6 +56,9 @@ type Server struct {
 	// client leaves, are never cut. Default: 0, no bound.
 	ReloadGrace caddy.Duration `json:"reload_grace,omitempty"`
 
+	// TLS, when set, offers clients TLS with this certificate.
+	TLS *TLS `json:"tls,omitempty"`
+
 	// Routing tunes where statements go.
 	Routing *Routing `json:"routing,omitempty"`
 
@@ -165,6 +168,11 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.WriteTimeout == 0 {
 		s.WriteTimeout = caddy.Duration(defaultWriteTimeout)
+	}
+	if s.TLS != nil {
+		if err := s.TLS.provision(); err != nil {
+			return err
+		}
 	}
 	if s.Routing == nil {
 		s.Routing = new(Routing)

@@ -23,6 +23,8 @@ type session struct {
 	pc     *wire.Conn
 	// out is what pc writes to, keeping the client's first write error.
 	out *clientWriter
+	// sock is the client connection's socket I/O, under any TLS.
+	sock io.ReadWriter
 	// caps are the capabilities negotiated with the client; every backend
 	// leg has the same layout-changing ones.
 	caps uint64
@@ -82,6 +84,7 @@ func (srv *Server) serve(conn net.Conn) {
 		client: conn,
 		pc:     wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(out, ioBufferSize)),
 		out:    out,
+		sock:   sock,
 		log:    sessionLog{limit: srv.Routing.MaxSessionLog},
 	}
 	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))
