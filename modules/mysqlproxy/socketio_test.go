@@ -326,3 +326,49 @@ func TestSocketIOWriteStall(t *testing.T) {
 		t.Errorf("stall error %q does not say for how long", err)
 	}
 }
+
+// BenchmarkPingPong is one small request and its answer over loopback, the
+// proxy's pattern, with Go's ordinary socket calls and with socketIO (and
+// its deferred request): compare the two lines of one run.
+func BenchmarkPingPong(b *testing.B) {
+	for _, mode := range []string{"net.Conn", "socketIO"} {
+		b.Run(mode, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				io.Copy(c, c) // the echoing peer
+			}()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			rw := io.ReadWriter(conn)
+			sock, _ := newSocketIO(conn).(*socketIO)
+			if mode == "socketIO" {
+				rw = sock
+			}
+			req, resp := make([]byte, 64), make([]byte, 64)
+			b.ResetTimer()
+			for range b.N {
+				if mode == "socketIO" {
+					sock.deferNextWrite()
+				}
+				if _, err := rw.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(rw, resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
