@@ -215,11 +215,12 @@ func (s *session) stmtCommand(p []byte) (*preparedStmt, error) {
 	return st, nil
 }
 
-// forBackend returns a copy of a COM_STMT_* packet with the backend's id.
+// forBackend puts the backend's statement id into a COM_STMT_* packet, in
+// place: the packet is the client's, read for this command alone, and
+// every use sets the id it needs. No copy per execute.
 func forBackend(p []byte, id uint32) []byte {
-	out := append([]byte(nil), p...)
-	binary.LittleEndian.PutUint32(out[1:5], id)
-	return out
+	binary.LittleEndian.PutUint32(p[1:5], id)
+	return p
 }
 
 // stmtExecute runs a prepared statement where its class and the session's
