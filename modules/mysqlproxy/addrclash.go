@@ -23,17 +23,26 @@ func (a *App) checkHTTPClash(ctx caddy.Context) error {
 	if !ok {
 		return nil
 	}
+	type httpListener struct {
+		server, listen string
+		addr           caddy.NetworkAddress
+	}
+	var theirs []httpListener
 	repl := caddy.NewReplacer()
+	for srvName, srv := range httpApp.Servers {
+		for _, l := range srv.Listen {
+			if na, err := caddy.ParseNetworkAddress(repl.ReplaceAll(l, "")); err == nil {
+				theirs = append(theirs, httpListener{srvName, l, na})
+			}
+		}
+	}
 	for _, name := range a.names() {
 		s := a.Servers[name]
 		for i, ours := range s.addrs {
-			for srvName, srv := range httpApp.Servers {
-				for _, l := range srv.Listen {
-					theirs, err := caddy.ParseNetworkAddress(repl.ReplaceAll(l, ""))
-					if err == nil && sameSocket(ours, theirs) {
-						return fmt.Errorf("server %q: listen[%d] %q: the http app's server %q listens on %q too; "+
-							"Caddy binds both with SO_REUSEPORT, so they would split the connections", name, i, s.Listen[i], srvName, l)
-					}
+			for _, h := range theirs {
+				if sameSocket(ours, h.addr) {
+					return fmt.Errorf("server %q: listen[%d] %q: the http app's server %q listens on %q too; "+
+						"Caddy binds both with SO_REUSEPORT, so they would split the connections", name, i, s.Listen[i], h.server, h.listen)
 				}
 			}
 		}

@@ -91,7 +91,8 @@ func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (
 	}
 	n := val.(*node)
 	n.settings.Store(settings)
-	if openTime := time.Duration(settings.health.BreakerOpenTime); n.breaker.Load() == nil || n.breaker.Load().openTime != openTime {
+	openTime := time.Duration(settings.health.BreakerOpenTime)
+	if b := n.breaker.Load(); b == nil || b.openTime != openTime {
 		n.breaker.Store(&nodeBreaker{n.newBreaker(openTime), openTime})
 	}
 	n.logger.Store(logger.With(zap.String("backend", key)))

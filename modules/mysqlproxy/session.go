@@ -93,6 +93,8 @@ func (srv *Server) serve(conn net.Conn) {
 	srv.stats.sessionsTotal.Add(1)
 	began := time.Now()
 	err := s.login()
+	// The login's own deadline covered its writes; from here a write may
+	// wait for the client only as long as write_timeout.
 	if raw, ok := sock.(*socketIO); ok {
 		raw.limitWriteStalls(time.Duration(srv.WriteTimeout))
 	}
