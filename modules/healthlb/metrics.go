@@ -28,7 +28,7 @@ var (
 	breakerTransitions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "breaker_transitions_total",
-		Help: "Circuit breaker transitions, by the state entered (scope \"route\" for route_breaker).",
+		Help: "Circuit breaker transitions, by the state entered (scope \"route\" for route_breaker, upstream its name).",
 	}, []string{"scope", "upstream", "to"})
 	ejectionEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
