@@ -196,6 +196,17 @@ func (b *backendConn) send(payload []byte) error {
 	return b.pc.WriteAndFlush(payload)
 }
 
+// nextReplyPacket peeks at the next packet of the reply w walks and tells
+// what it is; the caller then reads, relays or discards it.
+func (b *backendConn) nextReplyPacket(w *wire.Walker) (wire.PacketHead, wire.PacketKind, error) {
+	head, err := b.pc.PeekPacket()
+	if err != nil {
+		return head, 0, err
+	}
+	kind, err := w.Step(head.Length, head.Prefix)
+	return head, kind, err
+}
+
 // run sends a command and reads its whole reply without passing it on,
 // returning the server's error if the reply was ERR.
 func (b *backendConn) run(payload []byte) error {
@@ -210,11 +221,7 @@ func (b *backendConn) run(payload []byte) error {
 	var sqlErr error
 	statusSeen := false
 	for !w.Done() {
-		head, err := b.pc.PeekPacket()
-		if err != nil {
-			return err
-		}
-		kind, err := w.Step(head.Length, head.Prefix)
+		_, kind, err := b.nextReplyPacket(&w)
 		if err != nil {
 			return err
 		}
@@ -272,11 +279,7 @@ func (b *backendConn) queryValue(sql string) (string, error) {
 	var value string
 	var sqlErr error
 	for !w.Done() {
-		head, err := b.pc.PeekPacket()
-		if err != nil {
-			return "", err
-		}
-		kind, err := w.Step(head.Length, head.Prefix)
+		_, kind, err := b.nextReplyPacket(&w)
 		if err != nil {
 			return "", err
 		}

@@ -38,11 +38,7 @@ func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error
 	s.lastReplyFailed = false
 	statusSeen := false
 	for !w.Done() {
-		head, err := b.pc.PeekPacket()
-		if err != nil {
-			return touched, err
-		}
-		kind, err := w.Step(head.Length, head.Prefix)
+		head, kind, err := b.nextReplyPacket(&w)
 		if err != nil {
 			return touched, err
 		}

@@ -133,10 +133,7 @@ func (s *session) stmtPrepare(p []byte) error {
 		return s.lost(b, true, err)
 	}
 	for !w.Done() {
-		head, err := b.pc.PeekPacket()
-		if err == nil {
-			_, err = w.Step(head.Length, head.Prefix)
-		}
+		_, _, err := b.nextReplyPacket(&w)
 		if err == nil {
 			err = b.pc.RelayPacket(s.pc)
 		}
@@ -165,11 +162,7 @@ func (s *session) prepareOn(b *backendConn, st *preparedStmt) (*backendStmt, err
 	var bs *backendStmt
 	var stmtErr error
 	for !w.Done() {
-		head, err := b.pc.PeekPacket()
-		if err != nil {
-			return nil, err
-		}
-		kind, err := w.Step(head.Length, head.Prefix)
+		_, kind, err := b.nextReplyPacket(&w)
 		if err != nil {
 			return nil, err
 		}
