@@ -292,12 +292,6 @@ func (b *breaker) retryAfter(now time.Time) time.Duration {
 	return max(time.Duration(b.openUntil.Load()-now.UnixNano()), time.Second)
 }
 
-// retryAfterSeconds formats d as the delay-seconds of a Retry-After header,
-// rounded up.
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(int(math.Ceil(d.Seconds())))
-}
-
 // outcome returns what a response status means to the breaker.
 func (b *breaker) outcome(status int) error {
 	switch {

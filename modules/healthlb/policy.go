@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/friendly"
 )
 
 func init() {
@@ -176,7 +178,7 @@ func setRetryAfter(w http.ResponseWriter, entries []*Upstream) {
 		}
 	}
 	if soonest > 0 {
-		w.Header().Set("Retry-After", retryAfterSeconds(soonest))
+		w.Header().Set("Retry-After", friendly.RetryAfterSeconds(soonest))
 	}
 }
 

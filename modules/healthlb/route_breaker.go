@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/friendly"
 )
 
 func init() {
@@ -129,8 +131,12 @@ func (rb *RouteBreaker) Validate() error { return rb.BreakerConfig.Validate() }
 func (rb *RouteBreaker) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	done, err := rb.breaker.allow()
 	if err != nil {
-		w.Header().Set("Retry-After", retryAfterSeconds(rb.breaker.retryAfter(time.Now())))
-		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("route circuit breaker: %w", err))
+		return friendly.Write(w, r, friendly.Answer{
+			Status:     http.StatusServiceUnavailable,
+			Code:       "service_unavailable",
+			Message:    "This service is briefly unavailable. Please try again shortly.",
+			RetryAfter: rb.breaker.retryAfter(time.Now()),
+		})
 	}
 	rec := &statusRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err = next.ServeHTTP(rec, r)

@@ -55,9 +55,11 @@ func TestRouteBreakerFailsFastWhileOpen(t *testing.T) {
 
 	called := false
 	w, err := serve(caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { called = true; return nil }))
-	herr, ok := err.(caddyhttp.HandlerError)
-	if called || !ok || herr.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("while open: next called %v, error %v; want a 503 without calling next", called, err)
+	if called || err != nil || w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("while open: next called %v, status %d, error %v; want a 503 without calling next", called, w.Code, err)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want the friendly JSON answer", ct)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "90" {
 		t.Errorf("Retry-After %q, want the 90s left open", ra)
@@ -103,9 +105,9 @@ func TestNamedRouteBreakerSurvivesReload(t *testing.T) {
 	if s := reloaded.breaker.State(); s != BreakerOpen {
 		t.Errorf("the reloaded breaker is %s, want the old one's open state", s)
 	}
-	err := reloaded.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), answer(http.StatusOK, false))
-	if herr, ok := err.(caddyhttp.HandlerError); !ok || herr.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("request through the reloaded open breaker: %v, want 503", err)
+	w := httptest.NewRecorder()
+	if err := reloaded.ServeHTTP(w, httptest.NewRequest("GET", "/", nil), answer(http.StatusOK, false)); err != nil || w.Code != http.StatusServiceUnavailable {
+		t.Errorf("request through the reloaded open breaker: %d, %v; want 503", w.Code, err)
 	}
 
 	changed := BreakerConfig{ConsecutiveFailures: 5, OpenTime: caddy.Duration(time.Minute)}
