@@ -30,12 +30,23 @@ type backendConn struct {
 	// replayed is the sequence number of the last session-log entry this
 	// connection has run.
 	replayed uint64
-	// seenGTID is the last GTID of the session this replica connection is
-	// known to have applied.
-	seenGTID string
-	// tracksGTID is set on a primary connection whose OK packets carry the
-	// session's last_gtid (read-your-writes).
-	tracksGTID bool
+	// applied is what this replica connection is known to have applied.
+	applied gtidPos
+	// threadID is the connection's id on its server, which KILL names.
+	threadID uint32
+	// ident is what another session's KILL needs of the connection.
+	ident *backendIdent
+	// mode is the connection's sql_mode, as far as the proxy set it.
+	mode sqlMode
+	// tracked takes in the session state changes that the OK packets of a
+	// primary connection report (session tracking, see tracking.go) and
+	// says whether any was one the proxy does not follow; nil when the
+	// connection does not report them.
+	tracked func([]wire.StateChange) (untracked bool)
+	// changes is scratch space for parsing them.
+	changes []wire.StateChange
+	// idleSince is when the connection's last reply ended.
+	idleSince time.Time
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the
@@ -96,6 +107,7 @@ func (b *backendConn) login(cred credentials, opt loginOptions) error {
 		return fmt.Errorf("the backend lacks capabilities 0x%x that the client negotiated", missing)
 	}
 	b.caps = opt.caps & hs.Capabilities
+	b.threadID = hs.ConnectionID
 	resp := wire.HandshakeResponse{
 		Capabilities:  b.caps,
 		MaxPacketSize: 1 << 30,
@@ -207,6 +219,34 @@ func (b *backendConn) nextReplyPacket(w *wire.Walker) (wire.PacketHead, wire.Pac
 	return head, kind, err
 }
 
+// readOK reads an OK packet (or an OK that ends a result set) and hands what
+// it reports of session state to b.tracked; untracked says whether any
+// change was one the proxy does not follow.
+func (b *backendConn) readOK() (ok wire.OK, untracked bool, err error) {
+	p, err := b.pc.ReadPacket()
+	if err != nil {
+		return ok, false, err
+	}
+	if ok, err = wire.ParseOK(p, b.caps); err != nil {
+		return ok, false, err
+	}
+	if ok.Status&wire.StatusSessionStateChanged != 0 {
+		b.changes, err = wire.ParseSessionState(b.changes[:0], ok.SessionState)
+		if err != nil {
+			return ok, false, err
+		}
+		untracked = b.tracked(b.changes)
+	}
+	return ok, untracked, nil
+}
+
+// isTrackedOK reports whether a reply packet of kind and length is an OK
+// whose session state b.tracked must see.
+func (b *backendConn) isTrackedOK(kind wire.PacketKind, length int) bool {
+	return b.tracked != nil && (kind == wire.PacketOK ||
+		kind == wire.PacketEOF && b.caps&wire.ClientDeprecateEOF != 0 && length > 5)
+}
+
 // run sends a command and reads its whole reply without passing it on,
 // returning the server's error if the reply was ERR.
 func (b *backendConn) run(payload []byte) error {
@@ -221,11 +261,17 @@ func (b *backendConn) run(payload []byte) error {
 	var sqlErr error
 	statusSeen := false
 	for !w.Done() {
-		_, kind, err := b.nextReplyPacket(&w)
+		head, kind, err := b.nextReplyPacket(&w)
 		if err != nil {
 			return err
 		}
 		statusSeen = statusSeen || kind == wire.PacketOK || kind == wire.PacketEOF
+		if b.isTrackedOK(kind, head.Length) {
+			if _, _, err := b.readOK(); err != nil {
+				return err
+			}
+			continue
+		}
 		if kind == wire.PacketERR {
 			p, err := b.pc.ReadPacket()
 			if err != nil {

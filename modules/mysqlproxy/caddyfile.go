@@ -148,6 +148,14 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := positiveArg(d, opt, &s.routing().MaxSessionLog); err != nil {
 				return err
 			}
+		case "max_session_log_bytes":
+			if err := positiveArg(d, opt, &s.routing().MaxSessionLogBytes); err != nil {
+				return err
+			}
+		case "max_prepared_bytes":
+			if err := positiveArg(d, opt, &s.routing().MaxPreparedBytes); err != nil {
+				return err
+			}
 		case "allow_local_infile":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -11,12 +11,20 @@ func (s *session) resetConnection(p []byte) error {
 	if s.replica != nil {
 		if err := s.replica.run(p); err != nil {
 			s.dropReplica(err)
+		} else {
+			s.replica.mode = sqlMode{} // back to the server's global one
 		}
 	}
 	if s.primary != nil {
-		touched, err := s.relay(s.primary, p)
+		r, err := s.relay(s.primary, p)
 		if err != nil {
-			return s.lost(s.primary, touched, err)
+			return s.lost(s.primary, r.touched, err)
+		}
+		// The reset turned the primary connection's tracking off.
+		if s.primary.tracked != nil {
+			if err := s.setupTracking(s.primary); err != nil {
+				return s.lost(s.primary, true, err)
+			}
 		}
 	} else {
 		s.status = wire.StatusAutocommit
@@ -63,6 +71,9 @@ func (s *session) changeUser(p []byte) error {
 		s.closeReason = "change user refused"
 		return errLoginFailed
 	}
+	if name, unsafe := unsafeCollations[uint8(cu.Charset)]; unsafe && cu.Charset != 0 {
+		return s.sendError(errUnsafeCharset(name))
+	}
 	s.closeBackends()
 	s.user, s.sha1pw = u, sha1pw
 	s.loginDB, s.db = cu.Database, cu.Database
@@ -70,7 +81,7 @@ func (s *session) changeUser(p []byte) error {
 		s.charset = uint8(cu.Charset)
 	}
 	s.attrs = append(cu.Attributes, frontdeskAttr)
-	s.status = wire.StatusAutocommit
+	s.startFresh()
 	s.log.reset()
 	s.stmts.reset()
 	s.pinned, s.noReplica = false, false

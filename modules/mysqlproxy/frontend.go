@@ -118,16 +118,37 @@ func (s *session) login() error {
 		s.srv.stats.loginFailures.Add(1)
 		return s.refuseLogin(s.accessDenied(resp.Username, len(reply) > 0))
 	}
+	if name, unsafe := unsafeCollations[resp.Charset]; unsafe {
+		return s.refuseLogin(errUnsafeCharset(name))
+	}
 	s.user, s.sha1pw, s.nonce = u, sha1pw, nonce
 	s.charset = resp.Charset
 	s.attrs = append(resp.Attributes, frontdeskAttr)
 	s.loginDB, s.db = resp.Database, resp.Database
-	s.status = wire.StatusAutocommit
+	s.startFresh()
 	if err := s.checkLoginDB(); err != nil {
 		return s.refuseLogin(toSQLError(err))
 	}
 	ok := wire.OK{Status: s.status}
 	return s.writeAndFlush(ok.Append(nil, s.caps))
+}
+
+// startFresh sets what a session knows when its user logs in, before any
+// backend connection spoke: autocommit, the owner KILL checks, and the
+// primary's global sql_mode as the monitor last saw it (unknown if it has
+// not), which the server would report in its own login reply.
+func (s *session) startFresh() {
+	s.owner.Store(&s.user.name)
+	s.status = wire.StatusAutocommit
+	s.mode, s.charsetUnsafe, s.lastWrite = sqlMode{}, false, nil
+	if p := s.srv.primary(); p != nil {
+		if h := p.health.Load(); h != nil && h.SQLMode != nil {
+			s.mode = newSQLMode(*h.SQLMode)
+		}
+	}
+	if s.mode.lexOptions().NoBackslashEscapes {
+		s.status |= wire.StatusNoBackslashEscapes
+	}
 }
 
 // switchToNative asks a client that answered with another plugin to answer

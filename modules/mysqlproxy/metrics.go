@@ -20,6 +20,7 @@ var (
 	descSessionsOpen   = metricDesc("sessions_open", "Client sessions open now.", "server")
 	descSessionsTotal  = metricDesc("sessions_total", "Client sessions since the process started.", "server")
 	descSessionsClosed = metricDesc("sessions_closed_total", "Ended client sessions, by how they ended.", "server", "reason")
+	descSessionsPinned = metricDesc("session_pins_total", "Sessions bound to the primary for the rest of their life, by why.", "server", "reason")
 	descLoginFailures  = metricDesc("login_failures_total", "Refused client logins.", "server")
 	descStatements     = metricDesc("statements_total", "Commands run, by where they ran.", "server", "target")
 	descErrors         = metricDesc("errors_total", "Commands answered with an error, by a backend or the proxy.", "server")
@@ -44,6 +45,9 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLoginFailures, counter, float64(st.LoginFailures), name)
 		for reason, n := range st.SessionsClosed {
 			ch <- prometheus.MustNewConstMetric(descSessionsClosed, counter, float64(n), name, reason)
+		}
+		for reason, n := range st.SessionsPinned {
+			ch <- prometheus.MustNewConstMetric(descSessionsPinned, counter, float64(n), name, reason)
 		}
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsPrimary), name, "primary")
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsReplica), name, "replica")

@@ -116,11 +116,12 @@ func (n *node) check(db *sql.DB, timeout time.Duration) *healthState {
 	h.Latency = time.Since(began)
 	h.Reachable = true
 	var readOnly int
-	if err := db.QueryRowContext(ctx, "SELECT @@global.read_only, @@global.gtid_current_pos").Scan(&readOnly, &h.GTID); err != nil {
+	var mode string
+	if err := db.QueryRowContext(ctx, "SELECT @@global.read_only, @@global.gtid_current_pos, @@global.sql_mode").Scan(&readOnly, &h.GTID, &mode); err != nil {
 		h.Error = err.Error()
 		return h
 	}
-	h.ReadOnly = readOnly != 0
+	h.ReadOnly, h.SQLMode = readOnly != 0, &mode
 	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
 	if err != nil {
 		h.Error = err.Error()

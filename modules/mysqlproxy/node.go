@@ -31,6 +31,9 @@ type node struct {
 	inFlight atomic.Int64
 	conns    atomic.Int64
 	routed   atomic.Int64
+	// writes is the highest position sessions saw this server commit, for
+	// global read-your-writes.
+	writes writePositions
 	// latency is the monitor's check latency, smoothed (nanoseconds).
 	latency atomic.Int64
 	// health is the monitor's last finding; nil before the first check or
@@ -73,9 +76,13 @@ type healthState struct {
 	IORunning   bool `json:"io_running"`
 	SQLRunning  bool `json:"sql_running"`
 	// Lag is Seconds_Behind_Master; nil when unknown (NULL).
-	Lag   *time.Duration `json:"lag_ns,omitempty"`
-	GTID  string         `json:"gtid_position,omitempty"`
-	Error string         `json:"error,omitempty"`
+	Lag  *time.Duration `json:"lag_ns,omitempty"`
+	GTID string         `json:"gtid_position,omitempty"`
+	// SQLMode is the server's global sql_mode: what a new session's
+	// statements are lexed with until its primary connection reports its
+	// own. Nil when unknown.
+	SQLMode *string `json:"sql_mode,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // acquireNode returns the node for addr, creating it (with its breaker) on
@@ -173,6 +180,7 @@ func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt l
 		return nil, err
 	}
 	b.node = n
+	b.ident = &backendIdent{node: n, threadID: b.threadID}
 	n.conns.Add(1)
 	return b, nil
 }

@@ -1,143 +1,224 @@
 package mysqlproxy
 
 import (
+	"errors"
+	"strings"
+
+	"go.uber.org/zap"
+
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/classify"
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
+// A statement's way, from dispatch to the backend and back: query (or a
+// COM_STMT_* command in stmt.go) classifies it, sessionCommand or
+// runWhereRouted picks the connection with target, relay (streaming.go)
+// streams the reply, and done updates the session from what the reply
+// showed.
+
 // query routes one COM_QUERY.
 func (s *session) query(p []byte) error {
-	res := classify.Classify(string(p[1:]), classify.Options{
-		NoBackslashEscapes: s.status&wire.StatusNoBackslashEscapes != 0,
-	})
+	res := s.classify(string(p[1:]))
+	switch {
+	case res.Has(classify.Kill):
+		return s.kill(res)
+	case res.Has(classify.Charset) && !charsetSafe(res.Charset) && !strings.EqualFold(res.Charset, "default"):
+		s.srv.stats.errors.Add(1)
+		return s.sendError(errUnsafeCharset(res.Charset))
+	case res.Has(classify.ConnectionID):
+		// The client knows the session by the proxy's id: CONNECTION_ID()
+		// answers that, wherever the statement runs.
+		if sql, ok := classify.ReplaceConnectionID(string(p[1:]), s.mode.lexOptions(), s.id); ok {
+			p = append([]byte{wire.ComQuery}, sql...)
+		}
+	}
 	if res.Route == classify.Session {
 		// Session commands run on the primary even inside a transaction, and
 		// reach any other connection through the session log.
 		return s.sessionCommand(p, res)
 	}
+	return s.runWhereRouted(res, func(b *backendConn) (reply, error) { return s.relay(b, p) })
+}
+
+// Pin reasons, as the admin API and the metrics label them.
+const (
+	pinStatement = iota
+	pinUntrackedState
+	pinSessionLogFull
+	pinNoSessionTracking
+)
+
+var pinReasonNames = []string{"statement", "untracked_state", "session_log_full", "no_session_tracking"}
+
+// pin binds the session to its primary connection for the rest of its
+// life: it holds state that no other connection can be given.
+func (s *session) pin(reason int) {
+	if s.pinned {
+		return
+	}
+	s.pinned = true
+	s.srv.stats.pins.add(reason)
+	if reason != pinStatement {
+		s.logger.Info("session pinned to the primary", zap.String("reason", pinReasonNames[reason]))
+	}
+}
+
+// errNeedsPrimaryInReadOnlyTx answers a statement that a read-only
+// transaction on a replica cannot run without running it in the wrong place.
+var errNeedsPrimaryInReadOnlyTx = wire.NewSQLError(wire.ERCantExecuteInReadOnlyTransaction,
+	"Frontdesk: this statement needs the primary (it writes, locks, or sets session state), but the session's "+
+		"READ ONLY transaction runs on a replica; run it outside that transaction, or start the transaction "+
+		"with START TRANSACTION (not READ ONLY) or a /* frontdesk:primary */ hint")
+
+// allowedInReplicaTx reports whether a statement may run inside a read-only
+// transaction on a replica: a side-effect-free read, or its end.
+func allowedInReplicaTx(res classify.Result) bool {
+	return res.Has(classify.EndTx) || res.Has(classify.Read) && !res.Has(classify.Pin)
+}
+
+// target picks the connection for a statement of class res: the one that
+// decision for text and prepared statements alike. A read on a replica
+// comes back caught up with the session (session log, sql_mode, its own or
+// everyone's writes as configured).
+func (s *session) target(res classify.Result) (*backendConn, error) {
 	if b := s.txConn(); b != nil {
-		return s.on(b, p, res)
+		if b.replica && !allowedInReplicaTx(res) {
+			return nil, errNeedsPrimaryInReadOnlyTx
+		}
+		return b, nil
 	}
 	switch {
 	case s.pinned || res.Route == classify.Primary:
-		return s.on(nil, p, res)
-	case res.Route == classify.Previous && s.last != nil:
-		return s.on(s.last, p, res)
-	case res.Route == classify.Replica:
-		return s.read(p, res)
-	}
-	return s.on(nil, p, res)
-}
-
-// txConn returns the connection of the session's open transaction, if any:
-// the one whose last reply says a transaction is open or autocommit is off.
-func (s *session) txConn() *backendConn {
-	for _, b := range []*backendConn{s.primary, s.replica} {
-		if b != nil && (b.status&wire.StatusInTrans != 0 || b.status&wire.StatusAutocommit == 0) {
-			return b
+		return s.primaryConn()
+	case res.Route == classify.Previous:
+		if res.Has(classify.LastInsertID) && s.primary != nil {
+			// Only the primary connection ever inserted anything.
+			return s.primary, nil
+		}
+		if s.last != nil {
+			return s.last, nil
 		}
 	}
-	return nil
+	if s.replicaUsable() {
+		b, err := s.replicaConn()
+		if err == nil && s.caughtUp(b) {
+			return b, nil
+		}
+		if err == nil {
+			// The replica has not applied what the session must see in
+			// time: the primary has it.
+			return s.primaryConn()
+		}
+		if s.srv.Routing.WhenNoReplica == "error" {
+			return nil, wire.NewSQLError(wire.ERUnknownError, "Frontdesk: %v", err)
+		}
+		s.logger.Debug("reading from the primary instead", errField(err))
+	}
+	return s.primaryConn()
 }
 
 // replicaUsable reports whether the session may read from a replica.
 func (s *session) replicaUsable() bool {
-	return len(s.srv.nodes) > 1 && !s.pinned && !s.noReplica && !s.log.overflowed
+	return len(s.srv.nodes) > 1 && !s.pinned && !s.noReplica
 }
 
-// read sends a side-effect-free read to a replica. A read that fails
-// before any byte reached the client is tried once more on another
-// replica, then on the primary (or answered with an error, as configured).
-func (s *session) read(p []byte, res classify.Result) error {
-	if s.replicaUsable() {
-		var err error
-		for attempt := 0; attempt < 2 && s.replicaUsable(); attempt++ {
-			var b *backendConn
-			if b, err = s.replicaConn(); err != nil {
-				break
-			}
-			if s.readsOwnWrites() && !s.caughtUp(b) {
-				// The replica has not applied the session's last write in
-				// time: the primary has it.
-				return s.on(nil, p, res)
-			}
-			var touched bool
-			if touched, err = s.relay(b, p); err == nil {
-				s.done(b, res)
-				return nil
-			}
-			if touched {
-				return s.lost(b, true, err)
-			}
-			s.dropReplica(err)
-		}
-		if s.srv.Routing.WhenNoReplica == "error" {
+// runWhereRouted runs a command of class res where target sends it; exec
+// sends it on the chosen connection and relays the reply. A command that
+// failed on a replica before any byte reached the client runs once more
+// where target sends it then (another replica, or the primary); nothing in
+// a transaction is retried.
+func (s *session) runWhereRouted(res classify.Result, exec func(*backendConn) (reply, error)) error {
+	for attempt := 0; ; attempt++ {
+		b, err := s.target(res)
+		if err != nil {
 			s.srv.stats.errors.Add(1)
-			return s.sendError(wire.NewSQLError(wire.ERUnknownError, "Frontdesk: %v", errNoReplica))
+			return s.sendError(toSQLError(err))
 		}
-		s.logger.Debug("reading from the primary instead", errField(err))
-	}
-	return s.on(nil, p, res)
-}
-
-// on runs a command on b, or on the primary when b is nil, and streams the
-// reply to the client.
-func (s *session) on(b *backendConn, p []byte, res classify.Result) error {
-	_, err := s.run(b, p, res)
-	return err
-}
-
-// run is on, also returning the connection that ran the command: nil when
-// none could, and the client got an error instead.
-func (s *session) run(b *backendConn, p []byte, res classify.Result) (*backendConn, error) {
-	if b == nil {
-		var err error
-		if b, err = s.primaryConn(); err != nil {
-			s.srv.stats.errors.Add(1)
-			return nil, s.sendError(toSQLError(err))
+		r, err := exec(b)
+		if err == nil {
+			s.done(b, res, r)
+			return nil
 		}
+		if r.touched || !b.replica || attempt > 0 || b.inTransaction() {
+			return s.failed(b, r.touched, err)
+		}
+		s.dropReplica(err)
 	}
-	touched, err := s.relay(b, p)
-	if err != nil {
-		return nil, s.lost(b, touched, err)
-	}
-	s.done(b, res)
-	return b, nil
 }
 
-// done updates the session after a statement ran on b.
-func (s *session) done(b *backendConn, res classify.Result) {
+// failed answers a command that failed on b: with the server's own error
+// when b refused part of the work (a prepare, a replayed session command),
+// else as a lost connection.
+func (s *session) failed(b *backendConn, touched bool, err error) error {
+	var se *wire.SQLError
+	if !touched && errors.As(err, &se) {
+		s.srv.stats.errors.Add(1)
+		return s.sendError(se)
+	}
+	return s.lost(b, touched, err)
+}
+
+// done updates the session after a command of class res ran on b.
+func (s *session) done(b *backendConn, res classify.Result, r reply) {
 	s.last = b
 	if b.replica {
 		s.srv.stats.toReplica.Add(1)
-	} else {
-		s.srv.stats.toPrimary.Add(1)
+		return
 	}
-	if res.Has(classify.Pin) && !b.replica {
-		s.pinned = true
+	s.srv.stats.toPrimary.Add(1)
+	switch {
+	case res.Has(classify.Pin):
+		s.pin(pinStatement)
+	case r.untracked && res.Route != classify.Session && !r.failed:
+		// The statement changed session state that no log entry
+		// reproduces: it stays on the primary connection.
+		s.pin(pinUntrackedState)
 	}
 }
 
 // sessionCommand runs a session command on the primary and, if it
 // succeeded, records it for replay on other connections.
 func (s *session) sessionCommand(p []byte, res classify.Result) error {
-	b, err := s.run(nil, p, res)
-	if b == nil || err != nil || s.lastReplyFailed {
-		return err
+	b, err := s.primaryConn()
+	if err != nil {
+		s.srv.stats.errors.Add(1)
+		return s.sendError(toSQLError(err))
+	}
+	r, err := s.relay(b, p)
+	if err != nil {
+		return s.lost(b, r.touched, err)
+	}
+	s.done(b, res, r)
+	if r.failed {
+		return nil
 	}
 	switch {
-	case res.Flags&(classify.AutocommitOff|classify.AutocommitOn) != 0:
+	case res.Has(classify.Autocommit):
 		// Transaction mode matters only where transactions run: the
-		// primary. A replica connection stays in autocommit, so that its
-		// reads never keep an old snapshot.
+		// primary, whose replies' status flags say what it is now. A replica
+		// connection stays in autocommit, so that its reads never keep an
+		// old snapshot.
+		return nil
 	case p[0] == wire.ComInitDB:
 		s.db = string(p[1:])
 		b.replayed = s.log.add("db", p)
 	case res.Has(classify.UseDB):
 		s.db = res.DB
 		b.replayed = s.log.add("db", p)
+	case res.Variable != "":
+		b.replayed = s.log.add("set "+strings.ToLower(res.Variable), p)
 	default:
 		b.replayed = s.log.add("", p)
+	}
+	if s.log.overflowed {
+		s.pin(pinSessionLogFull)
+	}
+	if res.Has(classify.SessionTrack) && b.tracked != nil {
+		// The client changed what the connection reports: make sure it still
+		// reports what the proxy follows.
+		if err := b.run(trackingSetup); err != nil {
+			return s.lost(b, true, err)
+		}
 	}
 	return nil
 }
@@ -148,16 +229,12 @@ func (s *session) initDB(p []byte) error {
 }
 
 // onPrimary runs a command that only the primary answers.
-func (s *session) onPrimary(p []byte) error { return s.on(nil, p, classify.Result{}) }
+func (s *session) onPrimary(p []byte) error {
+	return s.runWhereRouted(classify.Result{}, func(b *backendConn) (reply, error) { return s.relay(b, p) })
+}
 
 // fieldList runs COM_FIELD_LIST, a read of table metadata.
 func (s *session) fieldList(p []byte) error {
 	res := classify.Result{Route: classify.Replica, Flags: classify.Read}
-	if b := s.txConn(); b != nil {
-		return s.on(b, p, res)
-	}
-	if s.pinned {
-		return s.on(nil, p, res)
-	}
-	return s.read(p, res)
+	return s.runWhereRouted(res, func(b *backendConn) (reply, error) { return s.relay(b, p) })
 }

@@ -102,27 +102,42 @@ type Cluster struct {
 
 // Routing tunes where statements go.
 type Routing struct {
-	// MaxSessionLog bounds the session-command log that is replayed on a
-	// replica connection before its next use (USE, SET NAMES, SET SESSION,
-	// user variables, text PREPARE). The log is compacted (the last SET of a
-	// variable wins); a session whose log outgrows the bound reads from the
-	// primary from then on. Default: 256.
+	// MaxSessionLog bounds the number of entries of the session-command log
+	// that is replayed on a replica connection before its next use (USE,
+	// SET NAMES, SET SESSION, user variables, text PREPARE). The log is
+	// compacted: a SET of one variable to a constant replaces the last such
+	// SET of it, and the last USE wins. A session whose log outgrows the
+	// bound is pinned to the primary (counted as session_log_full, and
+	// logged). Default: 256.
 	MaxSessionLog int `json:"max_session_log,omitempty"`
+
+	// MaxSessionLogBytes bounds the session-command log's size in bytes, as
+	// MaxSessionLog bounds its entries. Default: 1 MiB.
+	MaxSessionLogBytes int `json:"max_session_log_bytes,omitempty"`
+
+	// MaxPreparedBytes bounds the total text of a session's open prepared
+	// statements, which the proxy keeps to prepare them again on another
+	// connection. A session past it is pinned to the primary (counted as
+	// session_log_full, and logged). Default: 4 MiB.
+	MaxPreparedBytes int `json:"max_prepared_bytes,omitempty"`
 
 	// AllowLocalInfile lets clients run LOAD DATA LOCAL INFILE, which makes
 	// the server ask the client for a file. Default: off, and such
 	// statements get a clear error.
 	AllowLocalInfile bool `json:"allow_local_infile,omitempty"`
 
-	// ReadYourWrites makes a session's reads see its own writes: "session"
-	// tracks the GTID of the session's last write (MariaDB's last_gtid), and
-	// a later read runs on a replica only once the replica has applied it,
-	// waiting at most ReadYourWritesWait, else on the primary. "off" lets
-	// reads that follow a write see a replica as it is. Default: off.
+	// ReadYourWrites says which writes a read must see. "session": a
+	// session's reads see its own writes: the primary connection reports
+	// the GTID of the session's last write (MariaDB's last_gtid), and a later
+	// read runs on a replica only once the replica has applied it, waiting
+	// at most ReadYourWritesWait, else on the primary. "global": a read sees
+	// every write that any session of the proxy saw committed before the
+	// read began (for applications that write on one connection and read
+	// on another). "off": reads see replicas as they are. Default: session.
 	ReadYourWrites string `json:"read_your_writes,omitempty"`
 
 	// ReadYourWritesWait bounds how long a read waits for a replica to apply
-	// the session's last write before it goes to the primary instead.
+	// the writes it must see before it goes to the primary instead.
 	// Default: 100ms.
 	ReadYourWritesWait caddy.Duration `json:"read_your_writes_wait,omitempty"`
 
@@ -139,6 +154,8 @@ const (
 	defaultIdleTimeout        = 8 * time.Hour
 	defaultWriteTimeout       = time.Minute
 	defaultMaxSessionLog      = 256
+	defaultMaxSessionLogBytes = 1 << 20
+	defaultMaxPreparedBytes   = 4 << 20
 	defaultReadYourWritesWait = 100 * time.Millisecond
 )
 
@@ -182,6 +199,15 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	}
 	if s.Routing.MaxSessionLog == 0 {
 		s.Routing.MaxSessionLog = defaultMaxSessionLog
+	}
+	if s.Routing.MaxSessionLogBytes == 0 {
+		s.Routing.MaxSessionLogBytes = defaultMaxSessionLogBytes
+	}
+	if s.Routing.MaxPreparedBytes == 0 {
+		s.Routing.MaxPreparedBytes = defaultMaxPreparedBytes
+	}
+	if s.Routing.ReadYourWrites == "" {
+		s.Routing.ReadYourWrites = "session"
 	}
 	for i, l := range s.Listen {
 		na, err := caddy.ParseNetworkAddress(l)
@@ -294,8 +320,10 @@ func (s *Server) validate() error {
 		return fmt.Errorf("reload_grace must not be negative")
 	case s.Routing.MaxSessionLog < 0:
 		return fmt.Errorf("routing.max_session_log must not be negative")
-	case s.Routing.ReadYourWrites != "" && s.Routing.ReadYourWrites != "off" && s.Routing.ReadYourWrites != "session":
-		return fmt.Errorf("routing.read_your_writes %q: want session or off", s.Routing.ReadYourWrites)
+	case s.Routing.MaxSessionLogBytes < 0 || s.Routing.MaxPreparedBytes < 0:
+		return fmt.Errorf("routing.max_session_log_bytes and routing.max_prepared_bytes must not be negative")
+	case s.Routing.ReadYourWrites != "" && s.Routing.ReadYourWrites != "off" && s.Routing.ReadYourWrites != "session" && s.Routing.ReadYourWrites != "global":
+		return fmt.Errorf("routing.read_your_writes %q: want session, global or off", s.Routing.ReadYourWrites)
 	case s.Routing.ReadYourWritesWait < 0:
 		return fmt.Errorf("routing.read_your_writes_wait must not be negative")
 	case s.Routing.WhenNoReplica != "" && s.Routing.WhenNoReplica != "primary" && s.Routing.WhenNoReplica != "error":

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,15 +54,25 @@ type session struct {
 	// noReplica is set when replaying the session log on a replica failed:
 	// the session's reads go to the primary from then on.
 	noReplica bool
-	// lastReplyFailed reports whether the last relayed reply was an ERR.
-	lastReplyFailed bool
-	log             sessionLog
-	stmts           stmtTable
-	// lastGTID is the GTID of the session's last write, for read-your-writes.
-	lastGTID string
-	// changes and okBuf are scratch space for rewriting OK packets.
-	changes []wire.StateChange
-	okBuf   []byte
+	log       sessionLog
+	stmts     stmtTable
+	// mode is the session's sql_mode, which the classifier lexes with;
+	// charsetUnsafe is set while its character_set_client is one whose
+	// statements cannot be lexed byte by byte (tracking.go).
+	mode          sqlMode
+	charsetUnsafe bool
+	// lastWrite is the position of the session's last write, for
+	// read-your-writes.
+	lastWrite gtidPos
+	// okBuf is scratch space for rewriting OK packets.
+	okBuf []byte
+
+	// owner is the logged-in user's name, and running the backend
+	// connection of the command in progress, if any: what another
+	// session's KILL needs to know. killed is set by such a KILL.
+	owner   atomic.Pointer[string]
+	running atomic.Pointer[backendIdent]
+	killed  atomic.Bool
 
 	closeReason string
 	logger      *zap.Logger
@@ -85,7 +96,7 @@ func (srv *Server) serve(conn net.Conn) {
 		pc:     wire.NewConn(bufio.NewReaderSize(sock, ioBufferSize), bufio.NewWriterSize(out, ioBufferSize)),
 		out:    out,
 		sock:   sock,
-		log:    sessionLog{limit: srv.Routing.MaxSessionLog},
+		log:    sessionLog{limit: srv.Routing.MaxSessionLog, limitBytes: srv.Routing.MaxSessionLogBytes},
 	}
 	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))
 	srv.sessions.add(s)
@@ -100,7 +111,9 @@ func (srv *Server) serve(conn net.Conn) {
 	}
 	if err == nil {
 		s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
+		sessionsByID.Store(s.id, s)
 		err = s.loop()
+		sessionsByID.Delete(s.id)
 	}
 	s.closeBackends()
 	conn.Close()
@@ -109,12 +122,14 @@ func (srv *Server) serve(conn net.Conn) {
 	reason := s.closeReason
 	switch {
 	case reason != "":
+	case s.killed.Load():
+		reason = "killed"
 	case err == nil || errors.Is(err, io.EOF):
 		reason = reasonClientLeft
 	default:
 		reason = err.Error()
 	}
-	srv.stats.closed.add(closeKindOf(reason, err))
+	srv.stats.closed.add(int(closeKindOf(reason, err)))
 	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
 }
 
@@ -207,7 +222,9 @@ func (s *session) dispatch(p []byte) error {
 		return s.sessionCommand(p, classify.Result{Route: classify.Session})
 	case wire.ComFieldList:
 		return s.fieldList(p)
-	case wire.ComStatistics, wire.ComProcessInfo, wire.ComProcessKill, wire.ComRefresh, wire.ComDebug:
+	case wire.ComProcessKill:
+		return s.processKill(p)
+	case wire.ComStatistics, wire.ComProcessInfo, wire.ComRefresh, wire.ComDebug:
 		return s.onPrimary(p)
 	case wire.ComResetConnection:
 		return s.resetConnection(p)

@@ -29,7 +29,7 @@ const (
 )
 
 // closeKindNames are the kinds as the admin API and the metrics label them.
-var closeKindNames = [numCloseKinds]string{"error", "client_quit", "client_left", "idle_timeout", "write_timeout",
+var closeKindNames = []string{"error", "client_quit", "client_left", "idle_timeout", "write_timeout",
 	"server_stopped", "login_failed"}
 
 // closeKindOf tells how a session ended from its logged reason and the
@@ -53,16 +53,24 @@ func closeKindOf(reason string, err error) closeKind {
 	return closedError
 }
 
-// closeCounts counts ended sessions by kind.
-type closeCounts [numCloseKinds]atomic.Int64
+// kindCounts counts events of a fixed set of kinds (how sessions ended, why
+// they were pinned), named as the admin API and the metrics label them.
+type kindCounts struct {
+	names []string
+	n     []atomic.Int64
+}
 
-func (c *closeCounts) add(k closeKind) { c[k].Add(1) }
+func newKindCounts(names []string) *kindCounts {
+	return &kindCounts{names: names, n: make([]atomic.Int64, len(names))}
+}
+
+func (c *kindCounts) add(kind int) { c.n[kind].Add(1) }
 
 // snapshot returns the counts by kind name.
-func (c *closeCounts) snapshot() map[string]int64 {
-	m := make(map[string]int64, numCloseKinds)
-	for k := range numCloseKinds {
-		m[closeKindNames[k]] = c[k].Load()
+func (c *kindCounts) snapshot() map[string]int64 {
+	m := make(map[string]int64, len(c.names))
+	for k, name := range c.names {
+		m[name] = c.n[k].Load()
 	}
 	return m
 }

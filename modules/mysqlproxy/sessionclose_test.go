@@ -28,9 +28,9 @@ func TestCloseKindOf(t *testing.T) {
 }
 
 func TestCloseCountsSnapshotNamesEveryKind(t *testing.T) {
-	var c closeCounts
-	c.add(closedWriteTimeout)
-	c.add(closedWriteTimeout)
+	c := newKindCounts(closeKindNames)
+	c.add(int(closedWriteTimeout))
+	c.add(int(closedWriteTimeout))
 	snap := c.snapshot()
 	if len(snap) != int(numCloseKinds) || snap["write_timeout"] != 2 || snap["error"] != 0 {
 		t.Errorf("snapshot = %v, want every kind, write_timeout 2", snap)

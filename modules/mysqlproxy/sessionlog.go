@@ -8,9 +8,11 @@ package mysqlproxy
 type sessionLog struct {
 	entries []logEntry
 	seq     uint64
-	limit   int
-	// overflowed is set once the log outgrew its limit: from then on the
-	// session cannot be reproduced elsewhere, and reads go to the primary.
+	// limit and limitBytes bound the entries and their bytes; bytes is
+	// their size now.
+	limit, limitBytes, bytes int
+	// overflowed is set once the log outgrew a bound: from then on the
+	// session cannot be reproduced elsewhere, and stays on the primary.
 	overflowed bool
 }
 
@@ -29,15 +31,17 @@ func (l *sessionLog) add(key string, payload []byte) uint64 {
 	if key != "" {
 		for i, e := range l.entries {
 			if e.key == key {
+				l.bytes -= len(e.payload)
 				l.entries = append(l.entries[:i], l.entries[i+1:]...)
 				break
 			}
 		}
 	}
 	l.entries = append(l.entries, logEntry{seq: l.seq, key: key, payload: append([]byte(nil), payload...)})
-	if len(l.entries) > l.limit {
+	l.bytes += len(payload)
+	if len(l.entries) > l.limit || l.bytes > l.limitBytes {
 		l.overflowed = true
-		l.entries = nil
+		l.entries, l.bytes = nil, 0
 	}
 	return l.seq
 }
@@ -57,6 +61,6 @@ func (l *sessionLog) since(seq uint64) []logEntry {
 
 // reset forgets every entry; sequence numbers keep growing.
 func (l *sessionLog) reset() {
-	l.entries = nil
+	l.entries, l.bytes = nil, 0
 	l.overflowed = false
 }

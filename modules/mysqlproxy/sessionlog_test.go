@@ -17,7 +17,7 @@ func entries(l *sessionLog, since uint64) []string {
 func query(sql string) []byte { return append([]byte{wire.ComQuery}, sql...) }
 
 func TestSessionLog(t *testing.T) {
-	l := &sessionLog{limit: 4}
+	l := &sessionLog{limit: 4, limitBytes: 1 << 10}
 	l.add("db", query("USE a"))
 	afterFirst := l.add("", query("SET @x = 1"))
 	l.add("db", query("USE b"))
@@ -42,6 +42,25 @@ func TestSessionLog(t *testing.T) {
 	next := l.add("", query("SET @z = 1"))
 	if l.overflowed || next <= afterFirst {
 		t.Fatalf("after reset: overflowed=%v, seq %d must keep growing past %d", l.overflowed, next, afterFirst)
+	}
+}
+
+func TestSessionLogMergesAndBoundsBytes(t *testing.T) {
+	l := &sessionLog{limit: 100, limitBytes: 64}
+	for i := range 50 {
+		l.add("set @x", query("SET @x = "+string(rune('0'+i%10))))
+	}
+	l.add("set sql_mode", query("SET sql_mode = ''"))
+	l.add("set @x", query("SET @x = 7"))
+	if got := entries(l, 0); len(got) != 2 || got[0] != "SET sql_mode = ''" || got[1] != "SET @x = 7" {
+		t.Fatalf("repeated SETs of one variable were not merged: %q", got)
+	}
+	if l.overflowed || l.bytes != len("SET sql_mode = ''")+len("SET @x = 7")+2 {
+		t.Fatalf("bytes = %d, overflowed = %v", l.bytes, l.overflowed)
+	}
+	l.add("", query("SET @big = '"+string(make([]byte, 64))+"'"))
+	if !l.overflowed || len(l.entries) != 0 || l.bytes != 0 {
+		t.Fatalf("a log past its byte bound must give up: overflowed=%v entries=%d bytes=%d", l.overflowed, len(l.entries), l.bytes)
 	}
 }
 

@@ -17,7 +17,8 @@ type serverStats struct {
 	toPrimary     atomic.Int64
 	toReplica     atomic.Int64
 	errors        atomic.Int64
-	closed        closeCounts
+	closed        *kindCounts
+	pins          *kindCounts
 }
 
 // ServerStats is a snapshot of a server's counters, as the admin API shows.
@@ -39,6 +40,14 @@ type ServerStats struct {
 	StatementsReplica int64 `json:"statements_replica"`
 	// Errors counts commands answered with an error, by a backend or the proxy.
 	Errors int64 `json:"errors"`
+	// SessionsPinned counts the times a session was bound to the primary
+	// for the rest of its life, by why: statement (a temporary table,
+	// GET_LOCK, LOCK TABLES, ...), untracked_state (the server reported
+	// session state the proxy cannot replay: SELECT ... INTO @v, CALL,
+	// EXECUTE, a prepared SET), session_log_full (the replay log or the
+	// prepared statements passed their bounds), or no_session_tracking
+	// (the primary does not report session state).
+	SessionsPinned map[string]int64 `json:"sessions_pinned"`
 }
 
 var (
@@ -123,7 +132,7 @@ func statsFor(name string) *serverStats {
 	defer statsMu.Unlock()
 	st := statsByName[name]
 	if st == nil {
-		st = new(serverStats)
+		st = &serverStats{closed: newKindCounts(closeKindNames), pins: newKindCounts(pinReasonNames)}
 		statsByName[name] = st
 	}
 	return st
@@ -138,6 +147,7 @@ func (st *serverStats) snapshot() ServerStats {
 		StatementsPrimary: st.toPrimary.Load(),
 		StatementsReplica: st.toReplica.Load(),
 		Errors:            st.errors.Load(),
+		SessionsPinned:    st.pins.snapshot(),
 	}
 }
 

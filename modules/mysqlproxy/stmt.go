@@ -49,6 +49,9 @@ type stmtTable struct {
 	next uint32
 	// lastPrepared serves MariaDB's direct execute.
 	lastPrepared uint32
+	// bytes is the size of the statements' texts, which the table keeps
+	// to prepare them again on other connections.
+	bytes int
 }
 
 func (t *stmtTable) get(id uint32) *preparedStmt {
@@ -68,40 +71,42 @@ func (t *stmtTable) forget(b *backendConn) {
 	}
 }
 
-func (t *stmtTable) reset() { t.byID = nil }
-
-// stmtTarget picks the connection for a prepared statement by the class
-// remembered at PREPARE, as for a text statement.
-func (s *session) stmtTarget(st *preparedStmt) (*backendConn, error) {
-	if b := s.txConn(); b != nil {
-		return b, nil
-	}
-	if st.class.Route == classify.Replica && s.replicaUsable() {
-		if b, err := s.replicaConn(); err == nil && (!s.readsOwnWrites() || s.caughtUp(b)) {
-			if err := s.catchUp(b); err == nil {
-				return b, nil
-			}
-			s.dropReplica(err)
-		}
-	}
-	return s.primaryConn()
-}
+func (t *stmtTable) reset() { t.byID, t.bytes = nil, 0 }
 
 // stmtPrepare prepares a statement on the connection its class routes to
 // and gives the client the proxy's id for it.
 func (s *session) stmtPrepare(p []byte) error {
+	class := s.classify(string(p[1:]))
+	switch {
+	case class.Has(classify.Kill):
+		s.srv.stats.errors.Add(1)
+		return s.sendError(wire.NewSQLError(wire.ERNotSupportedYet, "Frontdesk: send KILL as a statement, not a prepared statement"))
+	case class.Has(classify.Charset):
+		s.srv.stats.errors.Add(1)
+		return s.sendError(wire.NewSQLError(wire.ERNotSupportedYet, "Frontdesk: set the character set with a statement, not a prepared statement"))
+	case class.Has(classify.ConnectionID):
+		if sql, ok := classify.ReplaceConnectionID(string(p[1:]), s.mode.lexOptions(), s.id); ok {
+			p = append([]byte{wire.ComStmtPrepare}, sql...)
+		}
+	}
 	st := &preparedStmt{
 		prepare: append([]byte(nil), p...),
-		class:   classify.Classify(string(p[1:]), classify.Options{NoBackslashEscapes: s.status&wire.StatusNoBackslashEscapes != 0}),
+		class:   class,
 		on:      map[*backendConn]*backendStmt{},
 	}
-	if st.class.Has(classify.Multi) || st.class.Route != classify.Replica {
+	if st.class.Has(classify.Multi) || st.class.Route != classify.Replica && st.class.Route != classify.Previous {
+		// A prepared session command changes state that no log entry
+		// could replay with its parameters: it runs on the primary, and
+		// its tracked state change pins the session.
 		st.class.Route = classify.Primary
 	}
-	b, err := s.stmtTarget(st)
+	b, err := s.target(st.class)
 	if err != nil {
 		s.srv.stats.errors.Add(1)
 		return s.sendError(toSQLError(err))
+	}
+	if err := s.catchUp(b); err != nil {
+		return s.failed(b, false, err)
 	}
 	if err := b.send(p); err != nil {
 		return s.lost(b, false, err)
@@ -111,7 +116,6 @@ func (s *session) stmtPrepare(p []byte) error {
 		return s.lost(b, false, err)
 	}
 	if len(first) > 0 && first[0] == wire.HeaderERR {
-		s.lastReplyFailed = true
 		s.srv.stats.errors.Add(1)
 		return s.writeAndFlush(first)
 	}
@@ -146,7 +150,12 @@ func (s *session) stmtPrepare(p []byte) error {
 	}
 	s.stmts.byID[st.id] = st
 	s.stmts.lastPrepared = st.id
-	s.done(b, st.class)
+	if s.stmts.bytes += len(st.prepare); s.stmts.bytes > s.srv.Routing.MaxPreparedBytes {
+		// Past the bound, statements are no longer prepared again on
+		// other connections: the session stays where they are.
+		s.pin(pinSessionLogFull)
+	}
+	s.last = b
 	return s.pc.Flush()
 }
 
@@ -217,58 +226,40 @@ func forBackend(p []byte, id uint32) []byte {
 }
 
 // stmtExecute runs a prepared statement where its class and the session's
-// state send it, preparing it there first if needed.
+// state send it, preparing it there first if needed. After long data, it
+// runs where the data went.
 func (s *session) stmtExecute(p []byte) error {
 	st, err := s.stmtCommand(p)
 	if st == nil {
 		return err
 	}
-	b := st.last
-	if b == nil || !st.pendingLongData(b) {
-		if b, err = s.stmtTarget(st); err != nil {
-			s.srv.stats.errors.Add(1)
-			return s.sendError(toSQLError(err))
+	exec := func(b *backendConn) (reply, error) {
+		if err := s.catchUp(b); err != nil {
+			return reply{}, err
 		}
-	}
-	for attempt := 0; ; attempt++ {
 		bs, err := s.prepareOn(b, st)
+		if err != nil {
+			return reply{}, err
+		}
+		out, err := st.bindTypes(forBackend(p, bs.id), bs)
+		if err != nil {
+			return reply{}, wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet: %v", err)
+		}
+		r, err := s.relay(b, out)
 		if err == nil {
-			var out []byte
-			if out, err = st.bindTypes(forBackend(p, bs.id), bs); err != nil {
-				return s.sendError(wire.NewSQLError(wire.ERMalformedPacket, "Malformed communication packet: %v", err))
-			}
-			var touched bool
-			if touched, err = s.relay(b, out); err == nil {
-				st.last = b
-				st.longData = false
-				s.done(b, st.class)
-				return nil
-			}
-			if touched {
-				return s.lost(b, touched, err)
-			}
+			st.last, st.longData = b, false
 		}
-		var sqlErr *wire.SQLError
-		if !b.replica || st.longData || attempt > 0 || errors.As(err, &sqlErr) {
-			return s.stmtFailed(b, err)
-		}
-		// A read on a replica failed before any byte reached the client:
-		// once more, where the statement's class sends it now.
-		s.dropReplica(err)
-		if b, err = s.stmtTarget(st); err != nil {
-			s.srv.stats.errors.Add(1)
-			return s.sendError(toSQLError(err))
-		}
+		return r, err
 	}
-}
-
-// stmtFailed answers a failure to prepare a statement on a backend.
-func (s *session) stmtFailed(b *backendConn, err error) error {
-	if se, ok := err.(*wire.SQLError); ok {
-		s.srv.stats.errors.Add(1)
-		return s.sendError(se)
+	if b := st.last; b != nil && st.pendingLongData(b) {
+		r, err := exec(b)
+		if err != nil {
+			return s.failed(b, r.touched, err)
+		}
+		s.done(b, st.class, r)
+		return nil
 	}
-	return s.lost(b, false, err)
+	return s.runWhereRouted(st.class, exec)
 }
 
 // bindTypes keeps the parameter types a client binds, and adds them to an
@@ -319,8 +310,11 @@ func (s *session) stmtSendLongData(p []byte) error {
 	b := st.last
 	if !st.pendingLongData(b) {
 		var err error
-		if b, err = s.stmtTarget(st); err != nil {
+		if b, err = s.target(st.class); err != nil {
 			return nil // the execute reports the failure
+		}
+		if err := s.catchUp(b); err != nil {
+			return nil
 		}
 	}
 	bs, err := s.prepareOn(b, st)
@@ -354,6 +348,7 @@ func (s *session) stmtClose(p []byte) error {
 		}
 	}
 	delete(s.stmts.byID, st.id)
+	s.stmts.bytes -= len(st.prepare)
 	return nil
 }
 
@@ -368,9 +363,9 @@ func (s *session) stmtReset(p []byte) error {
 	if b == nil {
 		return s.sendOK() // nothing to reset anywhere
 	}
-	touched, err := s.relay(b, forBackend(p, st.on[b].id))
+	r, err := s.relay(b, forBackend(p, st.on[b].id))
 	if err != nil {
-		return s.lost(b, touched, err)
+		return s.lost(b, r.touched, err)
 	}
 	return nil
 }
@@ -385,9 +380,9 @@ func (s *session) stmtFetch(p []byte) error {
 	if b == nil {
 		return s.sendError(wire.NewSQLError(wire.ERStmtHasNoOpenCursor, "The statement (%d) has no open cursor", st.id))
 	}
-	touched, err := s.relay(b, forBackend(p, st.on[b].id))
+	r, err := s.relay(b, forBackend(p, st.on[b].id))
 	if err != nil {
-		return s.lost(b, touched, err)
+		return s.lost(b, r.touched, err)
 	}
 	return nil
 }

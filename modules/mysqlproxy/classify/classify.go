@@ -40,6 +40,13 @@ func Classify(sql string, opt Options) Result {
 		if s.flags&UseDB != 0 {
 			res.DB = s.db
 		}
+		if s.flags&Charset != 0 {
+			res.Charset = s.charset
+		}
+		if s.flags&Kill != 0 {
+			res.Kill = s.kill
+		}
+		res.Variable = s.variable
 	}
 	if parts == 0 {
 		return Result{Hint: c.lx.hint}
@@ -64,6 +71,7 @@ func Classify(sql string, opt Options) Result {
 	}
 	if parts > 1 || multi {
 		res.Flags |= Multi
+		res.Variable = ""
 	}
 	res.Hint = c.lx.hint
 	switch {
@@ -125,8 +133,14 @@ type stmt struct {
 	kind  kind
 	flags Flags
 	db    string
-	empty bool // no tokens at all
-	multi bool // a compound statement that swallowed several ';'-separated parts
+	// charset is the character set a Charset statement names.
+	charset string
+	// kill is what a Kill statement names.
+	kill KillTarget
+	// variable is what Result.Variable says of a SET.
+	variable string
+	empty    bool // no tokens at all
+	multi    bool // a compound statement that swallowed several ';'-separated parts
 }
 
 // finish returns the statement's route and flags, and whether a replica hint
@@ -248,9 +262,50 @@ func (c *classifier) statement(s *stmt) {
 			s.previous = true
 		}
 		c.scan(&s.facts, stopEnd, t)
-	default: // DML, DDL, DO, CALL, EXECUTE, KILL, ...: the primary
+	case "KILL":
+		c.kill(s, t)
+	default: // DML, DDL, DO, CALL, EXECUTE, ...: the primary
 		c.scan(&s.facts, stopEnd, t)
 	}
+}
+
+// kill classifies KILL [HARD | SOFT] [CONNECTION | QUERY] id; at is the KILL
+// token. Other forms (KILL QUERY ID, KILL USER, an expression) leave the
+// target's ID 0.
+func (c *classifier) kill(s *stmt, at token) {
+	lx := &c.lx
+	s.flags |= Kill
+	if lx.isWord(lx.peek(), "HARD") || lx.isWord(lx.peek(), "SOFT") {
+		at = lx.next()
+	}
+	switch n := lx.peek(); {
+	case lx.isWord(n, "CONNECTION"):
+		at = lx.next()
+	case lx.isWord(n, "QUERY"):
+		s.kill.Query = true
+		at = lx.next()
+	}
+	id := lx.peek()
+	if id.kind == tokNumber {
+		lx.next()
+		if lx.isEnd(lx.peek()) {
+			s.kill.ID = parseUint(lx.text(id))
+		}
+	}
+	c.scan(&s.facts, stopEnd, at)
+}
+
+// parseUint parses a decimal number, 0 when it is not one or overflows.
+func parseUint(text string) uint64 {
+	var n uint64
+	for i := 0; i < len(text); i++ {
+		d := text[i] - '0'
+		if d > 9 || n > (1<<64-1-uint64(d))/10 {
+			return 0
+		}
+		n = n*10 + uint64(d)
+	}
+	return n
 }
 
 // stop selects the tokens at parenthesis depth 0 that end a scan early.
@@ -332,6 +387,9 @@ func (c *classifier) word(f *facts, t, prev token) {
 					return
 				}
 			}
+			if equalUpper(name, "CONNECTION_ID") && !lx.isPunct(prev, '.') {
+				f.flags |= ConnectionID
+			}
 			c.call(f, cl)
 			return
 		}
@@ -388,6 +446,7 @@ func (c *classifier) call(f *facts, cl fnClass) {
 		c.lx = save
 		if noArgs {
 			f.previous = true
+			f.flags |= LastInsertID
 		} else { // LAST_INSERT_ID(expr) sets the connection's value
 			f.write = true
 		}
@@ -416,6 +475,9 @@ func (c *classifier) sysVar(f *facts, t token) {
 		switch lookupVar(name) {
 		case varPrevious:
 			f.previous = true
+			if equalUpper(name, "IDENTITY") || equalUpper(name, "LAST_INSERT_ID") {
+				f.flags |= LastInsertID
+			}
 		case varServer:
 			f.server = true
 			f.volatile = true

@@ -1,6 +1,9 @@
 package classify
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // ansi and nbe are the non-default tokeniser options used by test rows.
 var (
@@ -17,6 +20,9 @@ type testCase struct {
 	opt   Options
 	hint  Hint
 	db    string
+	// charset and kill are Result.Charset and Result.Kill.
+	charset string
+	kill    KillTarget
 }
 
 // corpus holds every row of the tricky-statement corpus (reference/mysql.md
@@ -27,13 +33,13 @@ var corpus = []testCase{
 	{sql: "select *\nfrom t\nwhere id=1\nFOR UPDATE", route: Primary},                                         // 2
 	{sql: "SELECT * FROM t WHERE id=1 LOCK IN SHARE MODE", route: Primary},                                    // 4
 	{sql: "SELECT * FROM t WHERE id=1 FOR SHARE", route: Primary},                                             // 5
-	{sql: "SET autocommit=0; SELECT * FROM t FOR UPDATE", route: Primary, flags: Multi | AutocommitOff | Pin}, // 7
+	{sql: "SET autocommit=0; SELECT * FROM t FOR UPDATE", route: Primary, flags: Multi | Autocommit | Pin},    // 7
 	{sql: "SELECT * FROM t INTO OUTFILE '/tmp/x'", route: Primary},                                            // 9
 	{sql: "SELECT GET_LOCK('k', 10)", route: Primary, flags: Pin | NamedLock},                                 // 10
 	{sql: "SELECT RELEASE_LOCK('k')", route: Primary},                                                         // 10
 	{sql: "SELECT RELEASE_ALL_LOCKS()", route: Primary, flags: ReleaseNamedLocks},                             // 10
-	{sql: "SELECT LAST_INSERT_ID()", route: Previous},                                                         // 13
-	{sql: "INSERT INTO t VALUES (1); SELECT LAST_INSERT_ID()", route: Primary, flags: Multi},                  // 15
+	{sql: "SELECT LAST_INSERT_ID()", route: Previous, flags: LastInsertID},                                    // 13
+	{sql: "INSERT INTO t VALUES (1); SELECT LAST_INSERT_ID()", route: Primary, flags: Multi | LastInsertID},   // 15
 	{sql: "SELECT NEXTVAL(s)", route: Primary},                                                                // 16
 	{sql: "SELECT NEXT VALUE FOR s", route: Primary},                                                          // 16
 	{sql: "SELECT s.nextval", route: Primary},                                                                 // 16
@@ -41,10 +47,10 @@ var corpus = []testCase{
 	{sql: "SELECT @@global.read_only", route: Primary, flags: Read},                                           // 20
 	{sql: "SHOW VARIABLES LIKE 'read_only'", route: Primary, flags: Read},                                     // 20
 	{sql: "SELECT @@hostname, @@server_id", route: Replica},                                                   // 21: E, prefer R
-	{sql: "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", route: Session},                                     // 24
+	{sql: "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci", route: Session, flags: Charset, charset: "utf8mb4"}, // 24
 	{sql: "SET SESSION sql_mode='ANSI_QUOTES'", route: Session, flags: SQLMode},                               // 25
 	{sql: "SET SESSION time_zone='+00:00'", route: Session},                                                   // 26
-	{sql: "SET autocommit=0", route: Session, flags: AutocommitOff},                                           // 28
+	{sql: "SET autocommit=0", route: Session, flags: Autocommit},                                              // 28
 	{sql: "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE", route: Session},                             // 30
 	{sql: "SET GLOBAL max_connections=500", route: Primary},                                                   // 31
 	{sql: "SET sql_log_bin=0", route: Primary, flags: Pin},                                                    // 32
@@ -133,7 +139,7 @@ var corpus = []testCase{
 	{sql: "SELECT 1 /*!50000 FOR UPDATE */", route: Primary},
 	{sql: "SELECT 1 /*!FOR UPDATE*/", route: Primary},
 	{sql: "SELECT 1 /*M!100100 FOR UPDATE */", route: Primary},
-	{sql: "/*!40101 SET NAMES utf8 */", route: Session},
+	{sql: "/*!40101 SET NAMES utf8 */", route: Session, flags: Charset, charset: "utf8"},
 	{sql: "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */", route: Session},
 	{sql: "/*!50000 SELECT */ 1", route: Replica},
 	{sql: "/*!99999 DELETE FROM t */ SELECT 1", route: Primary}, // content counts as code even when the version is too high
@@ -178,7 +184,7 @@ var corpus = []testCase{
 	{sql: "SELECT NOW(), CURRENT_TIMESTAMP, UUID(), RAND() FROM DUAL", route: Replica},
 	{sql: "SELECT 1 FROM DUAL", route: Replica},
 	{sql: "SELECT 1", route: Replica},
-	{sql: "SELECT CONNECTION_ID()", route: Primary, flags: Read},
+	{sql: "SELECT CONNECTION_ID()", route: Primary, flags: Read | ConnectionID},
 	{sql: "SELECT LAST_INSERT_ID(42)", route: Primary},
 	{sql: "SELECT ROW_COUNT()", route: Previous},
 	{sql: "SELECT LASTVAL(s)", route: Primary, flags: Read},
@@ -194,17 +200,17 @@ var corpus = []testCase{
 	{sql: "/* frontdesk:replica */ SELECT * FROM t FOR UPDATE", route: Primary, hint: HintReplica},
 	{sql: "/* frontdesk:replica */ UPDATE t SET a = 1", route: Primary, hint: HintReplica},
 	{sql: "/* frontdesk:replica */ SELECT GET_LOCK('a', 1)", route: Primary, flags: Pin | NamedLock, hint: HintReplica},
-	{sql: "/* frontdesk:replica */ SELECT LAST_INSERT_ID()", route: Previous, hint: HintReplica},
-	{sql: "/* frontdesk:replica */ SELECT CONNECTION_ID()", route: Primary, flags: Read, hint: HintReplica},
-	{sql: "/* FRONTDESK:PRIMARY */ SELECT LAST_INSERT_ID()", route: Primary, flags: Read, hint: HintPrimary},
+	{sql: "/* frontdesk:replica */ SELECT LAST_INSERT_ID()", route: Previous, flags: LastInsertID, hint: HintReplica},
+	{sql: "/* frontdesk:replica */ SELECT CONNECTION_ID()", route: Primary, flags: Read | ConnectionID, hint: HintReplica},
+	{sql: "/* FRONTDESK:PRIMARY */ SELECT LAST_INSERT_ID()", route: Primary, flags: Read | LastInsertID, hint: HintPrimary},
 	{sql: "/* frontdesk:primary */ /* frontdesk:replica */ SELECT 1", route: Primary, flags: Read, hint: HintPrimary},
-	{sql: "/* frontdesk:replica */ SET NAMES utf8", route: Session, hint: HintReplica},
+	{sql: "/* frontdesk:replica */ SET NAMES utf8", route: Session, flags: Charset, hint: HintReplica, charset: "utf8"},
 	{sql: "/* frontdesk: replica */ SELECT f(1)", route: Primary, flags: StoredFunc},
 	{sql: "SELECT '/* frontdesk:replica */', f(1)", route: Primary, flags: StoredFunc},
 	{sql: "SELECT @@warning_count", route: Previous},
 	{sql: "SELECT @@session.error_count", route: Previous},
-	{sql: "SELECT @@identity", route: Previous},
-	{sql: "SELECT @@LAST_INSERT_ID", route: Previous},
+	{sql: "SELECT @@identity", route: Previous, flags: LastInsertID},
+	{sql: "SELECT @@LAST_INSERT_ID", route: Previous, flags: LastInsertID},
 	{sql: "SELECT @@session.tx_read_only, @@autocommit, @@sql_mode", route: Replica},
 	{sql: "SELECT @@global.max_connections", route: Primary, flags: Read},
 	{sql: "SELECT @@last_gtid", route: Primary, flags: Read},
@@ -294,18 +300,40 @@ var corpus = []testCase{
 	// SET.
 	{sql: "SET @a = 1", route: Session},
 	{sql: "SET @a := 'x', @b = @a", route: Session},
-	{sql: "SET @@autocommit := 0", route: Session, flags: AutocommitOff},
-	{sql: "SET @@session.autocommit = ON", route: Session, flags: AutocommitOn},
-	{sql: "SET autocommit = 1", route: Session, flags: AutocommitOn},
-	{sql: "SET AUTOCOMMIT=false", route: Session, flags: AutocommitOff},
-	{sql: "SET autocommit = @x", route: Session},
+	{sql: "SET @@autocommit := 0", route: Session, flags: Autocommit},
+	{sql: "SET @@session.autocommit = ON", route: Session, flags: Autocommit},
+	{sql: "SET autocommit = 1", route: Session, flags: Autocommit},
+	{sql: "SET AUTOCOMMIT=false", route: Session, flags: Autocommit},
+	{sql: "SET autocommit = @x", route: Session, flags: Autocommit},
+	{sql: "SET autocommit='OFF'", route: Session, flags: Autocommit},
+	{sql: "SET autocommit='off'", route: Session, flags: Autocommit},
+	{sql: "SET autocommit=00", route: Session, flags: Autocommit},
+	{sql: "SET autocommit=(0)", route: Session, flags: Autocommit},
+	{sql: "SET autocommit=@@autocommit*0", route: Session, flags: Autocommit},
+	{sql: "SET @@local.autocommit=0", route: Session, flags: Autocommit},
+	{sql: "SET SESSION autocommit=0", route: Session, flags: Autocommit},
+	{sql: "SET LOCAL autocommit=0", route: Session, flags: Autocommit},
+	{sql: "SET /*!autocommit*/=0", route: Session, flags: Autocommit},
+	{sql: "SET @x=1, autocommit=0", route: Primary, flags: Autocommit | Pin},
+	{sql: "SET autocommit=0, sql_mode=''", route: Primary, flags: Autocommit | SQLMode | Pin},
+	{sql: "SET SESSION session_track_system_variables=''", route: Session, flags: SessionTrack},
+	{sql: "SET @@session_track_state_change=OFF", route: Session, flags: SessionTrack},
+	{sql: "SET GLOBAL session_track_state_change=OFF", route: Primary},
+	{sql: "SET NAMES gbk", route: Session, flags: Charset, charset: "gbk"},
+	{sql: "SET NAMES 'SJIS' COLLATE 'sjis_bin'", route: Session, flags: Charset, charset: "sjis"},
+	{sql: "SET CHARACTER SET big5", route: Session, flags: Charset, charset: "big5"},
+	{sql: "SET CHARSET \"cp932\"", route: Session, flags: Charset, charset: "cp932"},
+	{sql: "SET character_set_client = gb18030", route: Session, flags: Charset, charset: "gb18030"},
+	{sql: "SET @@session.character_set_client = @cs", route: Session, flags: Charset},
+	{sql: "SET NAMES CONCAT('g', 'bk')", route: Session, flags: Charset},
+	{sql: "SET NAMES utf8mb4, @a = 1", route: Session, flags: Charset, charset: "utf8mb4"},
 	{sql: "SET GLOBAL autocommit = 0", route: Primary},
 	{sql: "SET SESSION sql_log_bin = 0", route: Primary, flags: Pin},
 	{sql: "SET @@sql_log_bin = 1", route: Primary, flags: Pin},
-	{sql: "SET names utf8mb4", route: Session},
-	{sql: "SET NAMES 'utf8' COLLATE 'utf8_general_ci', @a = 1", route: Session},
-	{sql: "SET CHARACTER SET utf8", route: Session},
-	{sql: "SET CHARSET DEFAULT", route: Session},
+	{sql: "SET names utf8mb4", route: Session, flags: Charset, charset: "utf8mb4"},
+	{sql: "SET NAMES 'utf8' COLLATE 'utf8_general_ci', @a = 1", route: Session, flags: Charset, charset: "utf8"},
+	{sql: "SET CHARACTER SET utf8", route: Session, flags: Charset, charset: "utf8"},
+	{sql: "SET CHARSET DEFAULT", route: Session, flags: Charset, charset: "default"},
 	{sql: "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')", route: Session, flags: SQLMode},
 	{sql: "SET @@session.sql_mode = @@global.sql_mode", route: Session, flags: SQLMode},
 	{sql: "SET GLOBAL sql_mode = ''", route: Primary},
@@ -320,7 +348,7 @@ var corpus = []testCase{
 	{sql: "SET DEFAULT ROLE r FOR u", route: Primary},
 	{sql: "SET @a = (SELECT MAX(id) FROM t)", route: Primary, flags: Pin},
 	{sql: "SET @a = NOW()", route: Primary, flags: Pin},
-	{sql: "SET @id = LAST_INSERT_ID()", route: Primary, flags: Pin},
+	{sql: "SET @id = LAST_INSERT_ID()", route: Primary, flags: Pin | LastInsertID},
 	{sql: "SET @a = NEXTVAL(s)", route: Primary, flags: Pin},
 	{sql: "SET @a = f(1)", route: Primary, flags: Pin},
 	{sql: "SET @a = GET_LOCK('x', 1)", route: Primary, flags: Pin | NamedLock},
@@ -365,7 +393,7 @@ var corpus = []testCase{
 	{sql: "DO GET_LOCK('a', 1)", route: Primary, flags: Pin | NamedLock},
 	{sql: "DO RELEASE_ALL_LOCKS()", route: Primary, flags: ReleaseNamedLocks},
 	{sql: "DO 1", route: Primary},
-	{sql: "KILL QUERY 12", route: Primary},
+	{sql: "KILL QUERY 12", route: Primary, flags: Kill, kill: KillTarget{ID: 12, Query: true}},
 	{sql: "CREATE OR REPLACE TEMPORARY TABLE t AS SELECT 1", route: Primary, flags: Pin},
 	{sql: "CREATE TEMPORARY SEQUENCE s", route: Primary, flags: Pin},
 	{sql: "DROP TEMPORARY TABLE t", route: Primary},
@@ -386,8 +414,8 @@ var corpus = []testCase{
 	{sql: "SELECT 1; -- done", route: Replica},
 	{sql: "SELECT 1; SHOW WARNINGS", route: Previous, flags: Multi},
 	{sql: "SELECT 1; UPDATE t SET a = 1", route: Primary, flags: Multi},
-	{sql: "SET NAMES utf8; SET @a = 1", route: Session, flags: Multi},
-	{sql: "SET NAMES utf8; SELECT 1", route: Primary, flags: Multi | Pin},
+	{sql: "SET NAMES utf8; SET @a = 1", route: Session, flags: Multi | Charset, charset: "utf8"},
+	{sql: "SET NAMES utf8; SELECT 1", route: Primary, flags: Multi | Pin | Charset, charset: "utf8"},
 	{sql: "USE a; USE b", route: Session, flags: Multi | UseDB, db: "b"},
 	{sql: "BEGIN; SELECT 1; COMMIT", route: Primary, flags: Multi | BeginTx | EndTx},
 	{sql: "SELECT f(1); SELECT 2", route: Primary, flags: Multi | StoredFunc},
@@ -404,6 +432,28 @@ var corpus = []testCase{
 	{sql: "/* frontdesk:replica */ SELECT x.GET_LOCK('a', 1)", route: Primary, flags: Pin | NamedLock, hint: HintReplica},
 	{sql: "DEALLOCATE PREPARE s FOR UPDATE", route: Primary},
 	{sql: "/*! # frontdesk:replica */ SELECT f(1)", route: Primary, flags: StoredFunc},
+
+	// Issue: the lexer under ANSI_QUOTES and NO_BACKSLASH_ESCAPES.
+	{sql: "SELECT 1 AS \"a\\\"; DELETE FROM t WHERE id = 1; -- \"", route: Replica},
+	{sql: "SELECT 1 AS \"a\\\"; DELETE FROM t WHERE id = 1; -- \"", route: Primary, flags: Multi, opt: ansi},
+	{sql: "SELECT 'a\\'; DELETE FROM t; -- '", route: Replica},
+	{sql: "SELECT 'a\\'; DELETE FROM t; -- '", route: Primary, flags: Multi, opt: nbe},
+
+	// KILL, CONNECTION_ID(), LAST_INSERT_ID().
+	{sql: "KILL 42", route: Primary, flags: Kill, kill: KillTarget{ID: 42}},
+	{sql: "kill connection 7", route: Primary, flags: Kill, kill: KillTarget{ID: 7}},
+	{sql: "KILL HARD QUERY 9", route: Primary, flags: Kill, kill: KillTarget{ID: 9, Query: true}},
+	{sql: "KILL SOFT 3;", route: Primary, flags: Kill, kill: KillTarget{ID: 3}},
+	{sql: "KILL QUERY ID 5", route: Primary, flags: Kill, kill: KillTarget{Query: true}},
+	{sql: "KILL USER app", route: Primary, flags: Kill},
+	{sql: "KILL 99999999999999999999999", route: Primary, flags: Kill},
+	{sql: "KILL 1; SELECT 1", route: Primary, flags: Kill | Multi, kill: KillTarget{ID: 1}},
+	{sql: "SELECT CONNECTION_ID()", route: Primary, flags: Read | ConnectionID},
+	{sql: "SELECT db.CONNECTION_ID()", route: Primary, flags: Read},
+	{sql: "SELECT LAST_INSERT_ID()", route: Previous, flags: LastInsertID},
+	{sql: "SELECT @@identity", route: Previous, flags: LastInsertID},
+	{sql: "SELECT @@session.last_insert_id, 1", route: Previous, flags: LastInsertID},
+	{sql: "SELECT FOUND_ROWS()", route: Previous},
 
 	// Empty and junk.
 	{sql: "", route: Primary},
@@ -423,7 +473,8 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range corpus {
 		got := Classify(tc.sql, tc.opt)
-		want := Result{Route: tc.route, Flags: tc.flags, Hint: tc.hint, DB: tc.db}
+		got.Variable = "" // TestVariable
+		want := Result{Route: tc.route, Flags: tc.flags, Hint: tc.hint, DB: tc.db, Charset: tc.charset, Kill: tc.kill}
 		if (tc.route == Replica || tc.route == Previous) && tc.flags&StoredFunc == 0 {
 			want.Flags |= Read
 		}
@@ -438,7 +489,7 @@ func describe(r Result) string {
 	s := r.Route.String()
 	names := [...]string{"Multi", "Read", "StoredFunc", "Pin", "LockTables", "UnlockTables",
 		"NamedLock", "ReleaseNamedLocks", "BeginTx", "BeginReadOnlyTx", "EndTx",
-		"AutocommitOff", "AutocommitOn", "UseDB", "SQLMode"}
+		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill"}
 	for i, n := range names {
 		if r.Flags&(1<<i) != 0 {
 			s += " " + n
@@ -449,6 +500,12 @@ func describe(r Result) string {
 	}
 	if r.DB != "" {
 		s += " db=" + r.DB
+	}
+	if r.Charset != "" {
+		s += " charset=" + r.Charset
+	}
+	if r.Kill != (KillTarget{}) {
+		s += fmt.Sprintf(" kill=%+v", r.Kill)
 	}
 	return s
 }
@@ -477,6 +534,54 @@ func TestClassifyDoesNotAllocate(t *testing.T) {
 	for _, sql := range benchStatements {
 		if n := testing.AllocsPerRun(100, func() { Classify(sql, Options{}) }); n != 0 {
 			t.Errorf("Classify(%q) allocates %.0f times", sql, n)
+		}
+	}
+}
+
+func TestReplaceConnectionID(t *testing.T) {
+	for _, tc := range []struct {
+		sql, want string
+		opt       Options
+	}{
+		{"SELECT CONNECTION_ID()", "SELECT 17", Options{}},
+		{"select connection_id ( ) AS id, 'CONNECTION_ID()' , `CONNECTION_ID()`", "select 17 AS id, 'CONNECTION_ID()' , `CONNECTION_ID()`", Options{}},
+		{"SELECT /*! CONNECTION_ID() */ -- CONNECTION_ID()\n", "SELECT /*! 17 */ -- CONNECTION_ID()\n", Options{}},
+		{"SELECT db.CONNECTION_ID(), CONNECTION_ID(1)", "", Options{}},
+		{"SELECT \"CONNECTION_ID()\", CONNECTION_ID()", "SELECT \"CONNECTION_ID()\", 17", Options{AnsiQuotes: true}},
+		{"SELECT 'a\\', CONNECTION_ID()", "", Options{}},
+		{"SELECT 'a\\', CONNECTION_ID()", "SELECT 'a\\', 17", Options{NoBackslashEscapes: true}},
+	} {
+		got, ok := ReplaceConnectionID(tc.sql, tc.opt, 17)
+		if tc.want == "" {
+			if ok || got != tc.sql {
+				t.Errorf("ReplaceConnectionID(%q) = %q, %v; want it unchanged", tc.sql, got, ok)
+			}
+			continue
+		}
+		if !ok || got != tc.want {
+			t.Errorf("ReplaceConnectionID(%q) = %q, %v; want %q", tc.sql, got, ok, tc.want)
+		}
+	}
+}
+
+func TestVariable(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SET @x = 5":                                 "@x",
+		"SET @X := 'a'":                              "@X",
+		"SET sql_mode = 'ANSI'":                      "sql_mode",
+		"SET SESSION time_zone = '+00:00'":           "time_zone",
+		"SET @@session.wait_timeout = 10":            "wait_timeout",
+		"SET @@Time_Zone = SYSTEM":                   "Time_Zone",
+		"SET @x = @x + 1":                            "",
+		"SET @x = 1, @y = 2":                         "",
+		"SET @`x` = 1":                               "",
+		"SET time_zone = @tz":                        "",
+		"SET NAMES utf8":                             "",
+		"SET @x = 1; SET @y = 2":                     "",
+		"SET sql_mode = CONCAT(@@sql_mode, ',ANSI')": "",
+	} {
+		if got := Classify(sql, Options{}).Variable; got != want {
+			t.Errorf("Classify(%q).Variable = %q, want %q", sql, got, want)
 		}
 	}
 }

@@ -101,21 +101,56 @@ const (
 	// show that.
 	EndTx
 
-	// AutocommitOff: SET [SESSION] autocommit = 0 | OFF | FALSE. The session is in
-	// transaction mode from now on: route to the primary.
-	AutocommitOff
-
-	// AutocommitOn: SET [SESSION] autocommit = 1 | ON | TRUE.
-	AutocommitOn
+	// Autocommit: a SET assigns the session's autocommit, in any spelling and
+	// with any value. What it was set to is learnt from the status flags of the
+	// primary's reply, never from the text; the assignment is never replayed on
+	// a replica, whose connections stay in autocommit. A SET that assigns
+	// autocommit together with anything else pins the session, since its other
+	// assignments cannot be replayed without it.
+	Autocommit
 
 	// UseDB: a USE statement; Result.DB holds the schema name.
 	UseDB
 
 	// SQLMode: the statement assigns the session sql_mode, which may turn
-	// ANSI_QUOTES on or off. Read @@sql_mode afterwards and update
-	// Options.AnsiQuotes.
+	// ANSI_QUOTES or NO_BACKSLASH_ESCAPES on or off. Learn the new sql_mode
+	// from the server (session tracking) before classifying the next statement.
 	SQLMode
+
+	// SessionTrack: a SET assigns one of the session_track_* variables, which
+	// may switch off tracking the proxy relies on.
+	SessionTrack
+
+	// Charset: the statement sets the character set the server decodes the
+	// client's statements with (SET NAMES, SET CHARACTER SET, SET CHARSET, SET
+	// character_set_client). Result.Charset names it.
+	Charset
+
+	// LastInsertID: a per-connection answer about the last generated
+	// AUTO_INCREMENT value (LAST_INSERT_ID(), @@identity, @@last_insert_id),
+	// which only the connection that ran the last insert, the primary's, knows.
+	LastInsertID
+
+	// ConnectionID: the statement calls CONNECTION_ID(), whose answer a proxy
+	// that hands out its own connection ids must give itself
+	// (ReplaceConnectionID).
+	ConnectionID
+
+	// Kill: KILL [HARD|SOFT] [CONNECTION|QUERY] id. Result.Kill holds what it
+	// names; a proxy that hands out its own connection ids must carry it out
+	// itself.
+	Kill
 )
+
+// KillTarget is what a KILL statement names.
+type KillTarget struct {
+	// ID is the connection id, 0 when it is not a plain number (KILL USER,
+	// KILL QUERY ID, an expression).
+	ID uint64
+	// Query: KILL QUERY, which stops the connection's statement and keeps
+	// the connection.
+	Query bool
+}
 
 // Hint is a routing hint found in a comment. See the package documentation for
 // the syntax.
@@ -142,6 +177,19 @@ type Result struct {
 	Hint Hint
 	// DB is the schema named by USE (set with UseDB), without quotes.
 	DB string
+	// Charset is the character set named by a statement with the Charset
+	// flag, in lower case and without quotes; "" when it is not a plain name
+	// (an expression, a variable).
+	Charset string
+	// Kill is what a statement with the Kill flag names.
+	Kill KillTarget
+	// Variable names the one variable a session command sets to a constant
+	// (a number, string or word), as written: "@x" for a user variable, the
+	// bare name ("sql_mode") for a session system variable; compare it
+	// without regard to case. A later such SET of the same variable makes
+	// this one moot. "" for anything else, including values that are
+	// expressions (SET @a = @a + 1 depends on the SET before it).
+	Variable string
 }
 
 // Has reports whether all of the flags f are set.

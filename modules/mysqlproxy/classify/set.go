@@ -1,5 +1,7 @@
 package classify
 
+import "strings"
+
 // set classifies SET; the SET token has been consumed.
 //
 // SET STATEMENT assignments FOR stmt is classified as stmt. Otherwise every
@@ -21,8 +23,11 @@ func (c *classifier) set(s *stmt) {
 		oneShot, replayable         = false, true
 		stickyGlobal                bool
 		end                         token
+		assignments                 int
+		merge                       string
 	)
 	for {
+		assignments++
 		t := lx.next()
 		explicit := false
 		switch {
@@ -50,10 +55,13 @@ func (c *classifier) set(s *stmt) {
 			end = c.scan(&vf, stopEnd, t)
 		case lx.isWord(t, "NAMES") || lx.isWord(t, "CHARSET"):
 			session = true
+			s.flags, s.charset = s.flags|Charset, c.charsetName()
 			end = c.scan(&vf, stopComma, t)
 		case lx.isWord(t, "CHARACTER") && lx.isWord(lx.peek(), "SET"):
 			session = true
-			end = c.scan(&vf, stopComma, lx.next())
+			at := lx.next()
+			s.flags, s.charset = s.flags|Charset, c.charsetName()
+			end = c.scan(&vf, stopComma, at)
 		case lx.isWord(t, "PASSWORD") || lx.isWord(t, "DEFAULT"):
 			write = true
 			end = c.scan(&vf, stopEnd, t)
@@ -73,12 +81,28 @@ func (c *classifier) set(s *stmt) {
 			}
 			s.flags |= a.flags
 			pin = pin || a.pin
+			switch {
+			case !a.literal:
+			case a.userVar != "":
+				merge = a.userVar
+			case a.sessionVar != "":
+				merge = a.sessionVar
+			}
+			if a.flags&Charset != 0 {
+				s.charset = a.charset
+			}
 		}
 		replayable = replayable && vf.replayable()
 		s.facts.flags |= vf.flags
 		if lx.isEnd(end) {
 			break
 		}
+	}
+	if s.flags&Autocommit != 0 && assignments > 1 {
+		pin = true
+	}
+	if assignments == 1 {
+		s.variable = merge
 	}
 	switch {
 	case write:
@@ -101,7 +125,15 @@ type assignment struct {
 	global bool  // a global variable
 	bad    bool  // not understood
 	pin    bool  // binds the session to the primary (sql_log_bin)
-	flags  Flags // AutocommitOff, AutocommitOn, SQLMode
+	flags  Flags // Autocommit, SQLMode, SessionTrack, Charset
+	// charset is the value assigned to character_set_client, as
+	// charsetName gives it.
+	charset string
+	// sessionVar names the session system variable assigned, userVar the
+	// unquoted user variable (with its @).
+	sessionVar, userVar string
+	// literal: the value is one number, string or word.
+	literal bool
 }
 
 // assignment reads one variable assignment whose first token t has been
@@ -122,6 +154,9 @@ func (c *classifier) assignment(vf *facts, t token, stickyGlobal bool) (token, a
 		}
 	case tokUserVar:
 		a.global = false
+		if text := lx.text(t); len(text) > 1 && isIdentChar(text[1]) {
+			a.userVar = text // @name unquoted; quoted names are not merged
+		}
 	case tokWord:
 		name = lx.text(t)
 		if lx.isPunct(lx.peek(), '.') { // structured variable: keycache.key_buffer_size
@@ -147,31 +182,51 @@ func (c *classifier) assignment(vf *facts, t token, stickyGlobal bool) (token, a
 		return c.scan(vf, stopEnd, eq), a
 	}
 
-	// Look at the value when it is one token: autocommit = 0 | 1 | ON | OFF.
 	save := c.lx
 	v := lx.next()
-	single := lx.isEnd(lx.peek()) || lx.isPunct(lx.peek(), ',')
+	a.literal = (v.kind == tokNumber || v.kind == tokString || v.kind == tokWord && lookupWord(lx.text(v)) == wOther) &&
+		(lx.isEnd(lx.peek()) || lx.isPunct(lx.peek(), ','))
 	c.lx = save
-
 	if !a.global && name != "" {
+		a.sessionVar = name
 		switch {
 		case equalUpper(name, "AUTOCOMMIT"):
-			if single {
-				switch {
-				case lx.isWord(v, "ON") || lx.isWord(v, "TRUE") || lx.text(v) == "1":
-					a.flags |= AutocommitOn
-				case lx.isWord(v, "OFF") || lx.isWord(v, "FALSE") || lx.text(v) == "0":
-					a.flags |= AutocommitOff
-				}
-			}
+			a.flags |= Autocommit
 		case equalUpper(name, "SQL_MODE"):
 			a.flags |= SQLMode
+		case equalUpper(name, "CHARACTER_SET_CLIENT"):
+			a.flags |= Charset
+			a.charset = c.charsetName()
+		case len(name) > len("SESSION_TRACK_") && equalUpper(name[:len("SESSION_TRACK_")], "SESSION_TRACK_"):
+			a.flags |= SessionTrack
 		}
 	}
 	if name != "" && equalUpper(name, "SQL_LOG_BIN") {
 		a.pin = true
 	}
 	return c.scan(vf, stopComma, eq), a
+}
+
+// charsetName returns the character set named by the next token, lower
+// case and unquoted, if that token is one word or string alone (followed by
+// COLLATE, ',' or the end of the statement); "" otherwise. Nothing is
+// consumed.
+func (c *classifier) charsetName() string {
+	save := c.lx
+	defer func() { c.lx = save }()
+	lx := &c.lx
+	v := lx.next()
+	if n := lx.next(); !lx.isEnd(n) && !lx.isPunct(n, ',') && !lx.isWord(n, "COLLATE") {
+		return ""
+	}
+	text := lx.text(v)
+	switch {
+	case v.kind == tokWord:
+		return strings.ToLower(text)
+	case v.kind == tokString && len(text) >= 2 && !strings.ContainsAny(text[1:len(text)-1], "\\'\""):
+		return strings.ToLower(text[1 : len(text)-1])
+	}
+	return ""
 }
 
 // setStatement classifies SET STATEMENT var = value [, ...] FOR stmt by stmt;

@@ -14,6 +14,8 @@ const (
 	ERBadDBError                       uint16 = 1049 // unknown database
 	ERServerShutdown                   uint16 = 1053
 	ERParseError                       uint16 = 1064
+	ERNoSuchThread                     uint16 = 1094 // KILL of an unknown thread id
+	ERKillDenied                       uint16 = 1095 // KILL of another user's thread
 	ERUnknownError                     uint16 = 1105
 	ERHostNotPrivileged                uint16 = 1130
 	ERNotAllowedCommand                uint16 = 1148 // e.g. LOAD DATA LOCAL disabled

@@ -280,3 +280,14 @@ func FuzzParseERR(f *testing.F) {
 		}
 	})
 }
+
+// MariaDB sends the state-change flag bare ("1" with only the block's
+// length), MySQL as a length-encoded string inside the block.
+func TestParseSessionStateChangeBothForms(t *testing.T) {
+	for _, state := range [][]byte{{TrackStateChange, 1, '1'}, {TrackStateChange, 2, 1, '1'}} {
+		got, err := ParseSessionState(nil, state)
+		if err != nil || len(got) != 1 || got[0].Type != TrackStateChange || string(got[0].Value) != "1" {
+			t.Errorf("ParseSessionState(%v) = %+v, %v; want one state change \"1\"", state, got, err)
+		}
+	}
+}

@@ -37,7 +37,14 @@ func ParseSessionState(dst []StateChange, state []byte) ([]StateChange, error) {
 		case TrackGTIDs:
 			bd.uint8("GTID encoding specification")
 			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("GTIDs")})
-		case TrackSchema, TrackStateChange, TrackTransactionCharacteristics, TrackTransactionState:
+		case TrackStateChange:
+			if len(data) == 1 {
+				// MariaDB sends the flag bare, without MySQL's inner length.
+				dst = append(dst, StateChange{Type: typ, Value: data})
+				break
+			}
+			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("tracker value")})
+		case TrackSchema, TrackTransactionCharacteristics, TrackTransactionState:
 			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("tracker value")})
 		default:
 			dst = append(dst, StateChange{Type: typ, Value: data})

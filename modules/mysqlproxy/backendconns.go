@@ -10,87 +10,15 @@ import (
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
+// A session's backend connections: at most one to the primary and one to a
+// replica, opened when first needed, brought up to date with the session
+// before each use, and dropped when they fail.
+
 // backendCaps are always asked for on backend legs, besides what the client
 // negotiated: the protocol the proxy speaks, and connection attributes to
 // say that Frontdesk is in between.
 const backendCaps = wire.ClientLongPassword | wire.ClientProtocol41 | wire.ClientSecureConnection |
 	wire.ClientPluginAuth | wire.ClientTransactions | wire.ClientConnectAttrs
-
-// relay sends a command to b and streams the reply to the client. touched
-// reports whether any byte of the reply reached the client; until then a
-// failed read may be retried elsewhere.
-func (s *session) relay(b *backendConn, payload []byte) (touched bool, err error) {
-	if err := s.catchUp(b); err != nil {
-		return false, err
-	}
-	if err := b.send(payload); err != nil {
-		return false, err
-	}
-	n := b.node
-	n.routed.Add(1)
-	shape, ok := wire.ShapeFor(payload[0])
-	if !ok {
-		return false, nil // a command without a reply
-	}
-	n.inFlight.Add(1)
-	defer n.inFlight.Add(-1)
-	w := wire.NewWalker(shape, b.caps)
-	s.lastReplyFailed = false
-	statusSeen := false
-	for !w.Done() {
-		head, kind, err := b.nextReplyPacket(&w)
-		if err != nil {
-			return touched, err
-		}
-		switch kind {
-		case wire.PacketERR:
-			s.lastReplyFailed = true
-			s.srv.stats.errors.Add(1)
-		case wire.PacketOK, wire.PacketEOF:
-			statusSeen = true
-		}
-		if b.tracksGTID && (kind == wire.PacketOK || (kind == wire.PacketEOF && b.caps&wire.ClientDeprecateEOF != 0 && head.Length > 5)) {
-			err = s.relayOK(b)
-		} else {
-			err = b.pc.RelayPacket(s.pc)
-		}
-		if err != nil {
-			return true, err
-		}
-		touched = true
-		if w.AwaitingLocalInfile() {
-			if err := s.relayLocalInfile(b); err != nil {
-				return true, err
-			}
-		}
-	}
-	if statusSeen {
-		// Replies without a status (COM_STATISTICS, ERR) leave it as it was.
-		b.status = w.Status()
-	}
-	s.status = b.status
-	return true, s.pc.Flush()
-}
-
-// relayLocalInfile passes the file the client sends for LOAD DATA LOCAL
-// INFILE to the backend: data packets up to an empty one.
-func (s *session) relayLocalInfile(b *backendConn) error {
-	if err := s.pc.Flush(); err != nil {
-		return err
-	}
-	for {
-		head, err := s.pc.PeekPacket()
-		if err != nil {
-			return err
-		}
-		if err := s.pc.RelayPacket(b.pc); err != nil {
-			return err
-		}
-		if head.Length == 0 {
-			return b.pc.Flush()
-		}
-	}
-}
 
 // loginOptions are what backend logins take over from the client's login.
 func (s *session) loginOptions() loginOptions {
@@ -99,6 +27,22 @@ func (s *session) loginOptions() loginOptions {
 
 func (s *session) credentials() credentials {
 	return credentials{user: s.user.name, sha1pw: s.sha1pw, password: s.user.password}
+}
+
+// inTransaction reports whether b holds an open transaction: its last reply
+// says a transaction is open, or autocommit is off.
+func (b *backendConn) inTransaction() bool {
+	return b.status&wire.StatusInTrans != 0 || b.status&wire.StatusAutocommit == 0
+}
+
+// txConn returns the connection of the session's open transaction, if any.
+func (s *session) txConn() *backendConn {
+	for _, b := range []*backendConn{s.primary, s.replica} {
+		if b != nil && b.inTransaction() {
+			return b
+		}
+	}
+	return nil
 }
 
 // primaryConn returns the session's primary connection, opening it (and
@@ -115,7 +59,7 @@ func (s *session) primaryConn() (*backendConn, error) {
 		// The roles changed (a switchover): move to the new primary, which
 		// only a session holding nothing on the old one can do.
 		old := s.primary
-		if s.pinned || old.status&wire.StatusInTrans != 0 || old.status&wire.StatusAutocommit == 0 {
+		if s.pinned || old.inTransaction() {
 			return nil, &backendError{old.addr, errors.New("no longer the primary; the session's transaction or locks were there")}
 		}
 		s.forget(old)
@@ -123,19 +67,18 @@ func (s *session) primaryConn() (*backendConn, error) {
 		s.primary = nil
 	}
 	opt := s.loginOptions()
-	if s.readsOwnWrites() {
-		opt.caps |= wire.ClientSessionTrack
-	}
+	opt.caps |= wire.ClientSessionTrack
 	b, err := primary.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
 		return nil, err
 	}
-	if b.caps&wire.ClientSessionTrack != 0 && s.readsOwnWrites() {
-		if err := b.run(trackLastGTID); err != nil {
-			b.close()
-			return nil, &backendError{b.addr, fmt.Errorf("tracking last_gtid: %w", err)}
-		}
-		b.tracksGTID = true
+	if b.caps&wire.ClientSessionTrack == 0 {
+		// A server without session tracking cannot say what the session's
+		// statements changed: keep the session where its state is.
+		s.pin(pinNoSessionTracking)
+	} else if err := s.setupTracking(b); err != nil {
+		b.close()
+		return nil, &backendError{b.addr, fmt.Errorf("turning on session tracking: %w", err)}
 	}
 	if err := s.catchUp(b); err != nil {
 		b.close()
@@ -179,7 +122,12 @@ var errNoPrimary = errors.New("no writable server: every backend is down or read
 // errNoReplica says that no replica may take reads now.
 var errNoReplica = errors.New("no replica is usable: all are down, not replicating, too far behind, or their breakers are open")
 
-// catchUp runs on b the session-log entries it has not run yet.
+// errModeUnknown says that a replica cannot be brought to the session's
+// sql_mode, which no server has reported yet.
+var errModeUnknown = errors.New("the session's sql_mode is not known yet")
+
+// catchUp runs on b the session-log entries it has not run yet and, on a
+// replica, sets the session's sql_mode.
 func (s *session) catchUp(b *backendConn) error {
 	for _, e := range s.log.since(b.replayed) {
 		if err := b.run(e.payload); err != nil {
@@ -192,6 +140,9 @@ func (s *session) catchUp(b *backendConn) error {
 			return err
 		}
 		b.replayed = e.seq
+	}
+	if b.replica {
+		return s.syncSQLMode(b)
 	}
 	return nil
 }
@@ -213,7 +164,7 @@ func (s *session) dropReplica(err error) {
 // reply cannot go on: it ends. Otherwise the client gets an error and the
 // next statement opens a new connection with the session log replayed.
 func (s *session) lost(b *backendConn, touched bool, err error) error {
-	inTx := b.status&wire.StatusInTrans != 0 || b.status&wire.StatusAutocommit == 0
+	inTx := b.inTransaction()
 	s.forget(b)
 	b.drop()
 	if b.replica {
