@@ -192,6 +192,11 @@ func (s *session) sessionCommand(p []byte, res classify.Result) error {
 	if r.failed {
 		return nil
 	}
+	if res.Has(classify.SQLMode) {
+		if err := s.learnSQLMode(b); err != nil {
+			return s.lost(b, true, err)
+		}
+	}
 	switch {
 	case res.Has(classify.Autocommit):
 		// Transaction mode matters only where transactions run: the

@@ -28,12 +28,10 @@ import (
 //     primary, where that state lives.
 
 // trackingSetup turns on, for a primary connection, the session tracking
-// the proxy relies on, and assigns sql_mode to itself so that the reply
-// reports the connection's sql_mode at once.
+// the proxy relies on, whatever the client set these variables to.
 var trackingSetup = append([]byte{wire.ComQuery},
-	"SET @@session.session_track_system_variables = CONCAT(@@session.session_track_system_variables, "+
-		"',last_gtid,sql_mode,character_set_client'), @@session.session_track_state_change = ON, "+
-		"@@session.sql_mode = @@session.sql_mode"...)
+	"SET @@session.session_track_system_variables = CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), "+
+		"'last_gtid,sql_mode,character_set_client'), @@session.session_track_state_change = ON"...)
 
 // sqlModePattern is the form of every sql_mode value the server reports;
 // only such text is ever put into a SET of sql_mode.
@@ -118,20 +116,23 @@ func errUnsafeCharset(name string) *wire.SQLError {
 }
 
 // setupTracking turns on session tracking on a new primary connection and
-// learns its sql_mode from the reply (or, if the reply did not say, asks).
+// learns its sql_mode.
 func (s *session) setupTracking(b *backendConn) error {
 	b.tracked = func(changes []wire.StateChange) bool { return s.noteTracked(b, changes) }
-	s.mode.known = false
 	if err := b.run(trackingSetup); err != nil {
 		return err
 	}
-	if !s.mode.known {
-		v, err := b.queryValue("SELECT @@session.sql_mode")
-		if err != nil {
-			return err
-		}
-		s.mode = newSQLMode(v)
+	return s.learnSQLMode(b)
+}
+
+// learnSQLMode asks primary connection b for its sql_mode, after a
+// statement that set it: the reply's tracking may not have said.
+func (s *session) learnSQLMode(b *backendConn) error {
+	v, err := b.queryValue("SELECT @@session.sql_mode")
+	if err != nil {
+		return err
 	}
+	s.mode = newSQLMode(v)
 	return nil
 }
 
