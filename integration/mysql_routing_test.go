@@ -353,6 +353,61 @@ func TestMySQLRoutingExact(t *testing.T) {
 			t.Errorf("sessions_pinned.session_log_full went from %d to %d, want one more", before, after)
 		}
 	})
+
+	// Item 10: a backend connection that the server closed while idle
+	// (wait_timeout) is replaced without an error when the session's state
+	// can be replayed; inside a transaction the client connection is closed,
+	// so the driver sees a dead connection instead of an error 1105.
+	t.Run("idle-backend-closed", func(t *testing.T) {
+		for _, s := range m.cluster.All() {
+			s.Exec("SET GLOBAL wait_timeout = 2")
+		}
+		defer func() {
+			for _, s := range m.cluster.All() {
+				s.Exec("SET GLOBAL wait_timeout = DEFAULT")
+			}
+		}()
+		conn := m.conn(t, "interpolateParams=true")
+		defer conn.Close()
+		connExec(t, conn, "SET @kept = 7")
+		var n int
+		read := func(what string) {
+			t.Helper()
+			if err := conn.QueryRowContext(context.Background(), "SELECT /* idle-"+what+" */ @kept + COUNT(*) - COUNT(*) FROM notes").Scan(&n); err != nil || n != 7 {
+				t.Fatalf("%s: read %d, %v; want 7", what, n, err)
+			}
+		}
+		read("before")
+		connExec(t, conn, "INSERT INTO notes (body) VALUES ('idle-1')")
+		time.Sleep(3500 * time.Millisecond) // past wait_timeout: the servers close both connections
+		read("after")
+		connExec(t, conn, "INSERT INTO notes (body) VALUES ('idle-2')")
+		m.wantRanOn(t, "idle-after", "replica×1")
+
+		tx := m.conn(t, "interpolateParams=true")
+		defer tx.Close()
+		connExec(t, tx, "BEGIN")
+		connExec(t, tx, "INSERT INTO notes (body) VALUES ('idle-tx')")
+		time.Sleep(3500 * time.Millisecond)
+		_, err := tx.ExecContext(context.Background(), "INSERT INTO notes (body) VALUES ('idle-tx-2')")
+		var me *mysql.MySQLError
+		if err == nil || errors.As(err, &me) {
+			t.Errorf("a statement after the transaction's connection closed: %v; want the client connection closed", err)
+		}
+	})
+
+	// A wait_timeout the client sets bounds its own session, as on a direct
+	// connection.
+	t.Run("client-wait_timeout", func(t *testing.T) {
+		conn := m.conn(t, "")
+		defer conn.Close()
+		connExec(t, conn, "SET SESSION wait_timeout = 1")
+		time.Sleep(2500 * time.Millisecond)
+		var me *mysql.MySQLError
+		if err := conn.QueryRowContext(context.Background(), "SELECT 1").Scan(new(int)); err == nil || errors.As(err, &me) {
+			t.Errorf("a session idle past its wait_timeout answered: %v; want its connection closed", err)
+		}
+	})
 }
 
 // conn returns one connection of go-sql-driver to the proxy, so that a

@@ -3,6 +3,7 @@ package mysqlproxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,7 +55,20 @@ func (s *session) primaryConn() (*backendConn, error) {
 	}
 	if s.primary != nil {
 		if s.primary.addr == primary.addr {
-			return s.primary, nil
+			if !s.primary.closedByServer() {
+				return s.primary, nil
+			}
+			// The server ended the idle connection (wait_timeout, a
+			// restart): open another, if the session's state can be
+			// given to it.
+			if s.pinned || s.primary.inTransaction() {
+				return nil, errSessionLost
+			}
+			s.logger.Info("the primary closed an idle connection; reconnecting", zap.String("backend", s.primary.addr.String()))
+			s.forget(s.primary)
+			s.primary.drop()
+			s.primary = nil
+			return s.primaryConn()
 		}
 		// The roles changed (a switchover): move to the new primary, which
 		// only a session holding nothing on the old one can do.
@@ -95,10 +109,14 @@ func (s *session) primaryConn() (*backendConn, error) {
 func (s *session) replicaConn() (*backendConn, error) {
 	maxLag := time.Duration(s.srv.Health.MaxReplicationLag)
 	if s.replica != nil {
-		if s.replica.node != nil && s.replica.node != s.srv.primary() && s.replica.node.usableReplica(maxLag, s.srv.primary()) {
+		switch {
+		case s.replica.node == nil || s.replica.node == s.srv.primary() || !s.replica.node.usableReplica(maxLag, s.srv.primary()):
+			s.dropReplica(errors.New("the replica is no longer usable"))
+		case s.replica.closedByServer():
+			s.dropReplica(errors.New("the replica closed the idle connection"))
+		default:
 			return s.replica, nil
 		}
-		s.dropReplica(errors.New("the replica is no longer usable"))
 	}
 	var errs []error
 	for _, n := range s.srv.replicasByCost(maxLag, int(s.id)) {
@@ -121,6 +139,38 @@ var errNoPrimary = errors.New("no writable server: every backend is down or read
 
 // errNoReplica says that no replica may take reads now.
 var errNoReplica = errors.New("no replica is usable: all are down, not replicating, too far behind, or their breakers are open")
+
+// errSessionLost says that the server closed the connection that held the
+// session's transaction or pinned state: the client connection is closed
+// too, so that the client's driver sees a dead connection and starts over.
+var errSessionLost = errors.New("the server closed the idle connection that held the session's transaction or locks")
+
+// staleAfter is how long a backend connection may sit idle before the proxy
+// checks, ahead of its next command, that the server has not closed it.
+// Under load connections are never idle that long, so the check costs the
+// busy path nothing.
+const staleAfter = time.Second
+
+// closedByServer reports whether the server closed b, or sent something
+// unasked (its goodbye, such as the inactivity error of wait_timeout), while
+// b sat idle for staleAfter or longer.
+func (b *backendConn) closedByServer() bool {
+	if b.idleSince.IsZero() || time.Since(b.idleSince) < staleAfter {
+		return false
+	}
+	if b.pc.Reader().Buffered() > 0 {
+		return true
+	}
+	if b.sock != nil {
+		return b.sock.peerClosedOrTalked()
+	}
+	// Not a plain socket: a read that finds nothing within a moment.
+	b.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := b.pc.PeekPacket()
+	b.conn.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return !errors.As(err, &ne) || !ne.Timeout()
+}
 
 // errModeUnknown says that a replica cannot be brought to the session's
 // sql_mode, which no server has reported yet.

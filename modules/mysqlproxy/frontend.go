@@ -135,15 +135,17 @@ func (s *session) login() error {
 
 // startFresh sets what a session knows when its user logs in, before any
 // backend connection spoke: autocommit, the owner KILL checks, and the
-// primary's global sql_mode as the monitor last saw it (unknown if it has
-// not), which the server would report in its own login reply.
+// global sql_mode as the monitor last saw it, the primary's or, while the
+// primary is down, a replica's (unknown if it has seen none), which the
+// server would report in its own login reply.
 func (s *session) startFresh() {
 	s.owner.Store(&s.user.name)
 	s.status = wire.StatusAutocommit
 	s.mode, s.charsetUnsafe, s.lastWrite = sqlMode{}, false, nil
-	if p := s.srv.primary(); p != nil {
-		if h := p.health.Load(); h != nil && h.SQLMode != nil {
+	for _, n := range append([]*node{s.srv.primary()}, s.srv.nodes...) {
+		if h := n.healthState(); h != nil && h.SQLMode != nil {
 			s.mode = newSQLMode(*h.SQLMode)
+			break
 		}
 	}
 	if s.mode.lexOptions().NoBackslashEscapes {

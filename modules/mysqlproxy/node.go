@@ -85,6 +85,15 @@ type healthState struct {
 	Error   string  `json:"error,omitempty"`
 }
 
+// healthState returns the monitor's last finding, nil for a nil node or
+// before the first check.
+func (n *node) healthState() *healthState {
+	if n == nil {
+		return nil
+	}
+	return n.health.Load()
+}
+
 // acquireNode returns the node for addr, creating it (with its breaker) on
 // first use. Each call must be paired with releaseNode.
 func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (*node, error) {

@@ -131,8 +131,7 @@ func (s *session) runWhereRouted(res classify.Result, exec func(*backendConn) (r
 	for attempt := 0; ; attempt++ {
 		b, err := s.target(res)
 		if err != nil {
-			s.srv.stats.errors.Add(1)
-			return s.sendError(toSQLError(err))
+			return s.refuse(err)
 		}
 		r, err := exec(b)
 		if err == nil {
@@ -144,6 +143,16 @@ func (s *session) runWhereRouted(res classify.Result, exec func(*backendConn) (r
 		}
 		s.dropReplica(err)
 	}
+}
+
+// refuse answers a command that found no connection to run on, with the
+// reason; a session whose state was lost with its connection ends.
+func (s *session) refuse(err error) error {
+	s.srv.stats.errors.Add(1)
+	if errors.Is(err, errSessionLost) {
+		return err
+	}
+	return s.sendError(toSQLError(err))
 }
 
 // failed answers a command that failed on b: with the server's own error
@@ -181,8 +190,7 @@ func (s *session) done(b *backendConn, res classify.Result, r reply) {
 func (s *session) sessionCommand(p []byte, res classify.Result) error {
 	b, err := s.primaryConn()
 	if err != nil {
-		s.srv.stats.errors.Add(1)
-		return s.sendError(toSQLError(err))
+		return s.refuse(err)
 	}
 	r, err := s.relay(b, p)
 	if err != nil {

@@ -83,6 +83,8 @@ type session struct {
 	idle         bool
 	stopping     bool
 	idleDeadline time.Time
+	// clientWait is a wait_timeout the client set; 0 if it set none.
+	clientWait time.Duration
 }
 
 // serve runs a client session to its end.
@@ -201,6 +203,9 @@ func (s *session) setIdle(idle bool) (stopping bool) {
 	s.idle = idle
 	if idle && !s.stopping {
 		idleTimeout := time.Duration(s.srv.IdleTimeout)
+		if s.clientWait > 0 {
+			idleTimeout = min(idleTimeout, s.clientWait)
+		}
 		if now := time.Now(); s.idleDeadline.Sub(now) < idleTimeout/2 {
 			s.idleDeadline = now.Add(idleTimeout)
 			s.client.SetReadDeadline(s.idleDeadline)

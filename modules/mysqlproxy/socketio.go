@@ -184,3 +184,18 @@ func (c *rawCall) attempt(fd uintptr) bool {
 }
 
 var _ io.ReadWriter = (*socketIO)(nil)
+
+// peerClosedOrTalked reports, without waiting and without taking anything
+// from the socket, whether the peer closed it or has sent data.
+func (s *socketIO) peerClosedOrTalked() bool {
+	var one [1]byte
+	result := false
+	err := s.rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Data, an orderly close (0 bytes) or an error other than "nothing
+		// yet" all mean the connection is done for.
+		result = err != syscall.EAGAIN && err != syscall.EINTR
+		return true
+	})
+	return result || err != nil
+}

@@ -102,8 +102,7 @@ func (s *session) stmtPrepare(p []byte) error {
 	}
 	b, err := s.target(st.class)
 	if err != nil {
-		s.srv.stats.errors.Add(1)
-		return s.sendError(toSQLError(err))
+		return s.refuse(err)
 	}
 	if err := s.catchUp(b); err != nil {
 		return s.failed(b, false, err)

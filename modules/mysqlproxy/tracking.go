@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/classify"
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
@@ -22,6 +24,8 @@ import (
 //     characters can contain the bytes of '\' and quotes, nothing is lexed
 //     with certainty, and every statement runs on the primary;
 //   - the GTID of its last write (last_gtid), for read-your-writes;
+//   - a wait_timeout the client set, which bounds how long the client
+//     session may sit idle, as it would on a direct connection;
 //   - that a statement changed session state the proxy did not record
 //     (session_track_state_change: user variables set by SELECT ... INTO,
 //     CALL, EXECUTE, a prepared SET, ...): the session is then pinned to the
@@ -31,7 +35,7 @@ import (
 // the proxy relies on, whatever the client set these variables to.
 var trackingSetup = append([]byte{wire.ComQuery},
 	"SET @@session.session_track_system_variables = CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), "+
-		"'last_gtid,sql_mode,character_set_client'), @@session.session_track_state_change = ON"...)
+		"'last_gtid,sql_mode,character_set_client,wait_timeout'), @@session.session_track_state_change = ON"...)
 
 // sqlModePattern is the form of every sql_mode value the server reports;
 // only such text is ever put into a SET of sql_mode.
@@ -147,6 +151,8 @@ func (s *session) noteTracked(b *backendConn, changes []wire.StateChange) (untra
 				s.mode = newSQLMode(string(c.Value))
 			case bytes.EqualFold(c.Name, []byte("character_set_client")):
 				s.charsetUnsafe = !charsetSafe(string(c.Value))
+			case bytes.EqualFold(c.Name, []byte("wait_timeout")):
+				s.setClientWaitTimeout(string(c.Value))
 			case bytes.EqualFold(c.Name, []byte("last_gtid")) && len(c.Value) > 0:
 				s.noteWrite(b, string(c.Value))
 			}
@@ -187,4 +193,18 @@ func (s *session) syncSQLMode(b *backendConn) error {
 	}
 	b.mode = s.mode
 	return nil
+}
+
+// setClientWaitTimeout takes in a wait_timeout (whole seconds) the client
+// set: the session then ends after that long idle, or after the server's
+// idle_timeout if that is shorter.
+func (s *session) setClientWaitTimeout(seconds string) {
+	n, err := strconv.ParseUint(seconds, 10, 32)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.clientWait = time.Duration(n) * time.Second
+	s.idleDeadline = time.Time{} // set anew at the next wait
+	s.mu.Unlock()
 }
