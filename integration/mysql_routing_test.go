@@ -396,6 +396,66 @@ func TestMySQLRoutingExact(t *testing.T) {
 		}
 	})
 
+	// Item 8: one read-target decision for text and prepared reads:
+	// when_no_replica error answers both with an error when no replica is
+	// usable, instead of quietly reading from the primary.
+	t.Run("when-no-replica-error", func(t *testing.T) {
+		strict := proxyFor(t, m.cluster, "when_no_replica error")
+		for _, r := range m.cluster.Replicas {
+			r.Lag()
+			strict.waitUsable(t, r.Addr(), false)
+		}
+		defer func() {
+			for _, r := range m.cluster.Replicas {
+				r.Unlag()
+				m.waitUsable(t, r.Addr(), true)
+			}
+		}()
+		for _, mode := range []struct{ name, params string }{{"text", "interpolateParams=true"}, {"prepared", ""}} {
+			var n int
+			err := strict.db(t, mode.params).QueryRow("SELECT /* nrep-"+mode.name+" */ COUNT(*) FROM notes WHERE id > ?", 0).Scan(&n)
+			if err == nil || !strings.Contains(err.Error(), "no replica is usable") {
+				t.Errorf("%s read with no usable replica: %v; want the no-replica error", mode.name, err)
+			}
+			m.wantRanOn(t, "nrep-"+mode.name, "")
+		}
+	})
+
+	// Item 9: global read-your-writes. One connection writes, another reads
+	// at once, with both replicas behind: the read sees the write.
+	t.Run("read-your-writes-global", func(t *testing.T) {
+		global := proxyFor(t, m.cluster, "read_your_writes global 50ms")
+		writer, reader := global.db(t, "interpolateParams=true"), global.db(t, "interpolateParams=true")
+		for _, r := range m.cluster.Replicas {
+			r.Delay(2 * time.Second)
+		}
+		defer func() {
+			for _, r := range m.cluster.Replicas {
+				r.Delay(0)
+				m.waitUsable(t, r.Addr(), true)
+			}
+		}()
+		misses := 0
+		for i := range 100 {
+			body := fmt.Sprintf("global-%d", i)
+			mustExec(t, writer, "INSERT INTO notes (body) VALUES (?)", body)
+			var n int
+			if err := reader.QueryRow("SELECT COUNT(*) FROM notes WHERE body = ?", body).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				misses++
+			}
+		}
+		if misses != 0 {
+			t.Errorf("%d of 100 reads on another connection missed a write committed before them", misses)
+		}
+		mustExec(t, writer, "INSERT INTO notes (body) VALUES ('global-proof')")
+		if n, err := m.cluster.Replicas[0].QueryString("SELECT COUNT(*) FROM frontdesk.notes WHERE body = 'global-proof'"); err != nil || n != "0" {
+			t.Fatalf("a replica had a write at once (%s, %v): the replicas are not behind, so this test proves nothing", n, err)
+		}
+	})
+
 	// A wait_timeout the client sets bounds its own session, as on a direct
 	// connection.
 	t.Run("client-wait_timeout", func(t *testing.T) {

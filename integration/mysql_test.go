@@ -48,6 +48,13 @@ func startMySQLProxyWith(t *testing.T, options ...string) *mysqlProxy {
 	for _, s := range c.All() {
 		s.LogStatements()
 	}
+	return proxyFor(t, c, options...)
+}
+
+// proxyFor starts a Frontdesk with the example's server, and the extra
+// options, in front of cluster c: several may share one cluster.
+func proxyFor(t *testing.T, c *harness.Cluster, options ...string) *mysqlProxy {
+	t.Helper()
 	addr := harness.FreeAddr(t)
 	fd := harness.StartFrontdesk(t, withServerOptions(t, options...), harness.Caddyfile,
 		"FRONTDESK_MYSQL_LISTEN="+addr,

@@ -439,6 +439,10 @@ var corpus = []testCase{
 	{sql: "SELECT 'a\\'; DELETE FROM t; -- '", route: Replica},
 	{sql: "SELECT 'a\\'; DELETE FROM t; -- '", route: Primary, flags: Multi, opt: nbe},
 
+	{sql: "SET STATEMENT sql_mode='ANSI_QUOTES' FOR SELECT 1 AS \"a\\\"; DELETE FROM t; -- \"", route: Primary},
+	{sql: "SET STATEMENT @@session.character_set_client=gbk FOR SELECT 1", route: Primary},
+	{sql: "SET STATEMENT max_statement_time=1 FOR SELECT 1", route: Replica},
+
 	// KILL, CONNECTION_ID(), LAST_INSERT_ID().
 	{sql: "KILL 42", route: Primary, flags: Kill, kill: KillTarget{ID: 42}},
 	{sql: "kill connection 7", route: Primary, flags: Kill, kill: KillTarget{ID: 7}},

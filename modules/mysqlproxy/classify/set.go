@@ -231,16 +231,41 @@ func (c *classifier) charsetName() string {
 
 // setStatement classifies SET STATEMENT var = value [, ...] FOR stmt by stmt;
 // at is the STATEMENT token. The assignments last for stmt only.
+//
+// An assignment of sql_mode or character_set_client changes how the server
+// lexes stmt, which this classifier lexed under the session's settings: such
+// a statement goes to the primary.
 func (c *classifier) setStatement(s *stmt, at token) {
 	var vf facts
+	save := c.lx
+	lexing := c.changesLexing()
+	c.lx = save
 	end := c.scan(&vf, stopFor, at)
 	if !c.lx.isWord(end, "FOR") {
 		return
 	}
 	c.statement(s)
 	s.empty = false
-	if s.kind == kindSession {
+	if s.kind == kindSession || lexing {
 		s.kind = kindWrite
 	}
 	s.merge(&vf)
+}
+
+// changesLexing reports whether the assignments ahead, up to FOR or the
+// end, name sql_mode or character_set_client. It consumes tokens.
+func (c *classifier) changesLexing() bool {
+	lx := &c.lx
+	for t := lx.next(); !lx.isEnd(t) && !lx.isWord(t, "FOR"); t = lx.next() {
+		name := lx.text(t)
+		if t.kind == tokSysVar {
+			_, name = splitScope(name)
+		} else if t.kind != tokWord {
+			continue
+		}
+		if equalUpper(name, "SQL_MODE") || equalUpper(name, "CHARACTER_SET_CLIENT") {
+			return true
+		}
+	}
+	return false
 }
