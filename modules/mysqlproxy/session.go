@@ -17,6 +17,15 @@ import (
 
 // session is one client connection and the backend connections it uses:
 // at most one to the primary and one to a replica, opened when first needed.
+//
+// Its concerns, one file each: login.go (handshake and authentication),
+// this file (the command loop and dispatch), route.go (where a statement
+// runs, from dispatch to the backend and back), streaming.go (relaying a
+// reply), backendconns.go (opening, refreshing and dropping backend
+// connections), tracking.go (the session state the servers report),
+// readyourwrites.go, sessionlog.go (replaying session commands), stmt.go
+// (prepared statements), kill.go (connection ids and KILL) and
+// sessionreset.go (COM_RESET_CONNECTION and COM_CHANGE_USER).
 type session struct {
 	srv    *Server
 	id     uint32

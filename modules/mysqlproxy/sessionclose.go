@@ -1,9 +1,6 @@
 package mysqlproxy
 
-import (
-	"errors"
-	"sync/atomic"
-)
+import "errors"
 
 // Reasons a session ends, as its close log line says them; errors and
 // refused logins are logged with their own message.
@@ -51,26 +48,4 @@ func closeKindOf(reason string, err error) closeKind {
 		return closedWriteTimeout
 	}
 	return closedError
-}
-
-// kindCounts counts events of a fixed set of kinds (how sessions ended, why
-// they were pinned), named as the admin API and the metrics label them.
-type kindCounts struct {
-	names []string
-	n     []atomic.Int64
-}
-
-func newKindCounts(names []string) *kindCounts {
-	return &kindCounts{names: names, n: make([]atomic.Int64, len(names))}
-}
-
-func (c *kindCounts) add(kind int) { c.n[kind].Add(1) }
-
-// snapshot returns the counts by kind name.
-func (c *kindCounts) snapshot() map[string]int64 {
-	m := make(map[string]int64, len(c.names))
-	for k, name := range c.names {
-		m[name] = c.n[k].Load()
-	}
-	return m
 }

@@ -166,3 +166,25 @@ func allStatus() map[string]ServerStatus {
 	}
 	return out
 }
+
+// kindCounts counts events of a fixed set of kinds (how sessions ended, why
+// they were pinned), named as the admin API and the metrics label them.
+type kindCounts struct {
+	names []string
+	n     []atomic.Int64
+}
+
+func newKindCounts(names []string) *kindCounts {
+	return &kindCounts{names: names, n: make([]atomic.Int64, len(names))}
+}
+
+func (c *kindCounts) add(kind int) { c.n[kind].Add(1) }
+
+// snapshot returns the counts by kind name.
+func (c *kindCounts) snapshot() map[string]int64 {
+	m := make(map[string]int64, len(c.names))
+	for k, name := range c.names {
+		m[name] = c.n[k].Load()
+	}
+	return m
+}

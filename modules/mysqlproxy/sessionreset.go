@@ -35,6 +35,8 @@ func (s *session) resetConnection(p []byte) error {
 	s.log.reset()
 	s.stmts.reset()
 	s.pinned, s.noReplica, s.last = false, false, nil
+	s.charsetUnsafe = false // the server is back to the login's character set
+	s.setClientWaitTimeout("0")
 	if s.db != s.loginDB {
 		// Connections opened later start from the login database.
 		seq := s.log.add("db", append([]byte{wire.ComInitDB}, s.db...))
