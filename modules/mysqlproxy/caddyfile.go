@@ -34,9 +34,11 @@ func init() {
 //			write_timeout     <duration>
 //			reload_grace      <duration>
 //			max_session_log   <n>
+//			max_session_log_bytes <n>
+//			max_prepared_bytes    <n>
 //			allow_local_infile
 //			when_no_replica   primary|error
-//			read_your_writes  session|off [<max wait>]
+//			read_your_writes  session|global|off [<max wait>]
 //			health {
 //				user                <username> [<password>]
 //				interval            <duration>
