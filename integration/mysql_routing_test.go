@@ -227,6 +227,33 @@ func TestMySQLRoutingExact(t *testing.T) {
 		}
 	})
 
+	// A user may kill its own sessions only, as on a server.
+	t.Run("kill-denied", func(t *testing.T) {
+		m.cluster.Primary.Exec("CREATE USER IF NOT EXISTS other IDENTIFIED BY 'other-secret'",
+			"GRANT ALL ON frontdesk.* TO other")
+		m.cluster.WaitReplicated()
+		two := proxyFor(t, m.cluster, "user other other-secret")
+		victim, err := sql.Open("mysql", harness.UserDSN(two.addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer victim.Close()
+		var id int64
+		if err := victim.QueryRow("SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		other, err := sql.Open("mysql", "other:other-secret@tcp("+two.addr+")/frontdesk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		_, err = other.Exec(fmt.Sprintf("KILL QUERY %d", id))
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1095 {
+			t.Errorf("KILL of another user's session: %v, want error 1095", err)
+		}
+	})
+
 	t.Run("kill-connection", func(t *testing.T) {
 		victim := m.conn(t, "")
 		var id int64
