@@ -90,8 +90,8 @@ func TestBenchMySQL(t *testing.T) {
 		harness.Unavailable(t, "sysbench not found (apt-get install sysbench): %v", err)
 	}
 	c := harness.StartCluster(t, 2)
-	split, primaryOnly := harness.FreeAddr(t), harness.FreeAddr(t)
-	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly), harness.Caddyfile)
+	split, primaryOnly, rywOff := harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly, rywOff), harness.Caddyfile)
 	haproxy := startHAProxy(t, c.Primary.Addr())
 	targets := []sbTarget{
 		{"direct", c.Primary.Addr(), 0},
@@ -176,6 +176,24 @@ func TestBenchMySQL(t *testing.T) {
 		}
 	}
 
+	// What read-your-writes (on by default) costs: oltp_read_write without
+	// transactions, whose reads follow its writes, with it and without.
+	rw := sbWorkload{"oltp_read_write", []string{"--skip_trx=on"}}
+	rywTargets := []sbTarget{targets[2], {"fd-ryw-off", rywOff, fd.PID()}}
+	rywRuns := map[string][]sbResult{}
+	for round := range sbRounds {
+		for i := range rywTargets {
+			tg := rywTargets[(i+round)%len(rywTargets)]
+			rywRuns[tg.name] = append(rywRuns[tg.name], runMeasured(t, c, rw, tg, 8, sbRoundTime()))
+		}
+	}
+	on, off := combineRuns(rywRuns["frontdesk"]), combineRuns(rywRuns["fd-ryw-off"])
+	share := func(r sbResult) float64 { return 100 * safeDiv(float64(r.replicaReads), float64(r.replicaReads+r.primaryReads)) }
+	t.Logf("%s --skip_trx=on at 8 threads: read_your_writes session %.0f QPS (p95 %.2f ms, %.0f%% of reads on replicas), "+
+		"off %.0f QPS (p95 %.2f ms, %.0f%% on replicas): session/off %.2fx",
+		rw.name, on.qps, on.p95ms, share(on), off.qps, off.p95ms, share(off), safeDiv(on.qps, off.qps))
+	c.WaitReplicated()
+
 	// Degraded: one replica lagging (its SQL thread stopped, so its lag is
 	// unknown) and the other dead. Frontdesk keeps serving, from the primary.
 	healthy := rows[2].results["frontdesk"] // oltp_read_only at 8 threads
@@ -198,11 +216,12 @@ func TestBenchMySQL(t *testing.T) {
 		degraded.errors, degraded.primaryReads, degraded.replicaReads)
 }
 
-// benchMySQLCaddyfile configures one Frontdesk process with two mysql
-// servers on the cluster: split, which spreads reads over the replicas, and
+// benchMySQLCaddyfile configures one Frontdesk process with three mysql
+// servers on the cluster: split, which spreads reads over the replicas,
 // primaryOnly, which has no replicas and so relays everything to the
-// primary, the same path as HAProxy's.
-func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly string) string {
+// primary, the same path as HAProxy's, and rywOff, split without
+// read-your-writes.
+func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff string) string {
 	return fmt.Sprintf(`{
 	admin {$%s}
 	mysql {
@@ -217,10 +236,18 @@ func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly string) string {
 			primary %s
 			user %s %s
 		}
+		server ryw_off {
+			listen %s
+			primary %s
+			replicas %s %s
+			user %s %s
+			read_your_writes off
+		}
 	}
 }
 `, harness.AdminEnv, split, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword,
-		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword)
+		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword,
+		rywOff, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword)
 }
 
 // runMeasured runs one sysbench workload against tg and measures it, with
