@@ -214,6 +214,22 @@ func (s *session) dropReplica(err error) {
 // reply cannot go on: it ends. Otherwise the client gets an error and the
 // next statement opens a new connection with the session log replayed.
 func (s *session) lost(b *backendConn, touched bool, err error) error {
+	if fatal := s.discard(b, touched, err); fatal != nil {
+		return fatal
+	}
+	return s.sendError(wire.NewSQLError(wire.ERUnknownError, "Frontdesk: lost the connection to backend %s: %v", b.addr, err))
+}
+
+// lostQuietly is lost for a command that has no reply (COM_STMT_CLOSE,
+// COM_STMT_SEND_LONG_DATA): the client is told nothing, since an answer
+// it did not ask for would shift every later answer by one.
+func (s *session) lostQuietly(b *backendConn, err error) error {
+	return s.discard(b, false, err)
+}
+
+// discard drops a broken backend connection, and returns the error that
+// ends the session when the session cannot go on without it.
+func (s *session) discard(b *backendConn, touched bool, err error) error {
 	inTx := b.inTransaction()
 	s.forget(b)
 	b.drop()
@@ -231,7 +247,7 @@ func (s *session) lost(b *backendConn, touched bool, err error) error {
 		return fmt.Errorf("backend %s failed mid-session: %w", b.addr, err)
 	}
 	s.logger.Warn("backend connection failed", zap.String("backend", b.addr.String()), zap.Error(err))
-	return s.sendError(wire.NewSQLError(wire.ERUnknownError, "Frontdesk: lost the connection to backend %s: %v", b.addr, err))
+	return nil
 }
 
 // forget drops what the session knew about b.

@@ -140,15 +140,19 @@ func (n *node) Destruct() error {
 }
 
 // notABackendFailure tells the breaker which login errors say nothing about
-// the server's health: the server answered, and refused for a reason of the
-// client's (a database that does not exist, say).
+// the server's health: the server answered, and refused for a reason of one
+// account's or client's (a wrong password, an account's connection or
+// resource limit, a database that does not exist). Only a server that is
+// full (1040), shutting down, or blocking the proxy's host counts, besides
+// failures to connect at all, so that one account's mistakes never open a
+// backend's breaker for everyone.
 func notABackendFailure(err error) bool {
 	var se *wire.SQLError
 	if !errors.As(err, &se) {
 		return false
 	}
 	switch se.Code {
-	case wire.ERConCountError, wire.ERAccessDeniedError, wire.ERServerShutdown, 1129 /* host blocked */ :
+	case wire.ERConCountError, wire.ERServerShutdown, 1129 /* host blocked */ :
 		return false
 	}
 	return true

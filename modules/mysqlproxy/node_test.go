@@ -8,6 +8,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
 // testNode is a node with a monitor finding and no goroutine.
@@ -150,5 +152,19 @@ func TestNodeBreakerFollowsOpenTime(t *testing.T) {
 	}
 	if b := acquire(time.Second).breaker.Load(); b.State() != gobreaker.StateClosed || b.openTime != time.Second {
 		t.Errorf("a config with another open time: breaker %s with open time %s, want a new closed one of 1s", b.State(), b.openTime)
+	}
+}
+
+func TestBreakerCountsBackendHealthOnly(t *testing.T) {
+	for code, counts := range map[uint16]bool{
+		wire.ERConCountError: true, wire.ERServerShutdown: true, 1129: true,
+		wire.ERAccessDeniedError: false, wire.ERTooManyUserConnections: false, 1226: false, wire.ERBadDBError: false,
+	} {
+		if got := !notABackendFailure(wire.NewSQLError(code, "x")); got != counts {
+			t.Errorf("error %d counts against the backend: %v, want %v", code, got, counts)
+		}
+	}
+	if notABackendFailure(errors.New("connection refused")) {
+		t.Error("a failure to connect does not count against the backend")
 	}
 }

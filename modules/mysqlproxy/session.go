@@ -3,8 +3,10 @@ package mysqlproxy
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,19 +116,11 @@ func (srv *Server) serve(conn net.Conn) {
 	srv.stats.sessionsOpen.Add(1)
 	srv.stats.sessionsTotal.Add(1)
 	began := time.Now()
-	err := s.login()
-	// The login's own deadline covered its writes; from here a write may
-	// wait for the client only as long as write_timeout.
-	if raw, ok := sock.(*socketIO); ok {
-		raw.limitWriteStalls(time.Duration(srv.WriteTimeout))
+	err := s.run()
+	sessionsByID.Delete(s.id)
+	if cerr := recovered(s.closeBackends); cerr != nil {
+		err = errors.Join(err, cerr)
 	}
-	if err == nil {
-		s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
-		sessionsByID.Store(s.id, s)
-		err = s.loop()
-		sessionsByID.Delete(s.id)
-	}
-	s.closeBackends()
 	conn.Close()
 	srv.sessions.remove(s)
 	srv.stats.sessionsOpen.Add(-1)
@@ -141,7 +135,53 @@ func (srv *Server) serve(conn net.Conn) {
 		reason = err.Error()
 	}
 	srv.stats.closed.add(int(closeKindOf(reason, err)))
+	var pe *panicError
+	if errors.As(err, &pe) {
+		s.logger.Error("session failed on a bug in the proxy; only this session is closed",
+			zap.Any("panic", pe.value), zap.ByteString("stack", pe.stack))
+	}
 	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
+}
+
+// run logs the client in and serves its commands. A panic in either ends
+// this session with a panicError, never the process.
+func (s *session) run() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	err = s.login()
+	// The login's own deadline covered its writes; from here a write may
+	// wait for the client only as long as write_timeout.
+	if raw, ok := s.sock.(*socketIO); ok {
+		raw.limitWriteStalls(time.Duration(s.srv.WriteTimeout))
+	}
+	if err != nil {
+		return err
+	}
+	s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
+	sessionsByID.Store(s.id, s)
+	return s.loop()
+}
+
+// panicError is a panic recovered in a session's goroutine.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("internal error: %v", e.value) }
+
+// recovered runs f, turning a panic into an error.
+func recovered(f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
 }
 
 // clientWriter passes writes to the client on and keeps the first error,

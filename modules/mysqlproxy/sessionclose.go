@@ -22,18 +22,22 @@ const (
 	closedWriteTimeout
 	closedServerStopped
 	closedLoginFailed
+	closedPanic
 	numCloseKinds
 )
 
 // closeKindNames are the kinds as the admin API and the metrics label them.
 var closeKindNames = []string{"error", "client_quit", "client_left", "idle_timeout", "write_timeout",
-	"server_stopped", "login_failed"}
+	"server_stopped", "login_failed", "panic"}
 
 // closeKindOf tells how a session ended from its logged reason and the
 // error that ended it.
 func closeKindOf(reason string, err error) closeKind {
 	var stall *stallError
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		return closedPanic
 	case reason == reasonClientQuit:
 		return closedClientQuit
 	case reason == reasonClientLeft:

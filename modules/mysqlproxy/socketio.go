@@ -8,7 +8,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // socketIO reads and writes a socket with raw system calls, through the
@@ -42,7 +41,7 @@ type socketIO struct {
 // rawCall is the state of one read or write in progress: fields rather than
 // a closure's captures, so that no call allocates.
 type rawCall struct {
-	sysno uintptr // SYS_READ or SYS_WRITE
+	sysno uintptr // sysRead or sysWrite
 	whole bool    // write all of buf (a read returns what one call got)
 	buf   []byte
 	n     int
@@ -69,18 +68,19 @@ func (e *stallError) Timeout() bool { return true }
 func (e *stallError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // newSocketIO returns raw socket I/O for conn, or conn itself when it is not
-// a plain socket (a wrapped or in-memory connection).
+// a plain socket (a wrapped or in-memory connection) or the platform has no
+// raw socket calls (see socketio_raw.go).
 func newSocketIO(conn net.Conn) io.ReadWriter {
 	sc, ok := conn.(syscall.Conn)
-	if !ok {
+	if !ok || !rawSocketCalls {
 		return conn
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return conn
 	}
-	s := &socketIO{rc: rc, rd: rawCall{sysno: syscall.SYS_READ},
-		wr: rawCall{sysno: syscall.SYS_WRITE, whole: true, setDeadline: conn.SetWriteDeadline}}
+	s := &socketIO{rc: rc, rd: rawCall{sysno: sysRead},
+		wr: rawCall{sysno: sysWrite, whole: true, setDeadline: conn.SetWriteDeadline}}
 	s.rd.fn, s.wr.fn, s.exchange = s.rd.attempt, s.wr.attempt, s.exchangeAttempt
 	return s
 }
@@ -161,10 +161,10 @@ func (c *rawCall) run(p []byte, through func(func(uintptr) bool) error, op strin
 // false asks the poller to wait until the socket is ready.
 func (c *rawCall) attempt(fd uintptr) bool {
 	for c.n < len(c.buf) {
-		r, _, e := syscall.RawSyscall(c.sysno, fd, uintptr(unsafe.Pointer(&c.buf[c.n])), uintptr(len(c.buf)-c.n))
+		r, e := rawReadWrite(c.sysno, fd, c.buf[c.n:])
 		switch e {
 		case 0:
-			c.n += int(r)
+			c.n += r
 			if !c.whole || r == 0 {
 				return true
 			}
@@ -191,7 +191,7 @@ func (s *socketIO) peerClosedOrTalked() bool {
 	var one [1]byte
 	result := false
 	err := s.rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		err := peekSocket(fd, one[:])
 		// Data, an orderly close (0 bytes) or an error other than "nothing
 		// yet" all mean the connection is done for.
 		result = err != syscall.EAGAIN && err != syscall.EINTR

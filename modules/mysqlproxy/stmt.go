@@ -29,8 +29,9 @@ type preparedStmt struct {
 	// last ran the statement last, or got its long data: cursors, resets
 	// and the execute after long data go there.
 	last *backendConn
-	// longData is set while parameter data sent to last awaits the execute.
-	longData bool
+	// longData is set while parameter data sent to last awaits the execute;
+	// longDataLost when last broke before that execute.
+	longData, longDataLost bool
 }
 
 // pendingLongData reports whether b holds parameter data for the next
@@ -67,6 +68,8 @@ func (t *stmtTable) forget(b *backendConn) {
 		delete(st.on, b)
 		if st.last == b {
 			st.last = nil
+			st.longDataLost = st.longDataLost || st.longData
+			st.longData = false
 		}
 	}
 }
@@ -250,6 +253,13 @@ func (s *session) stmtExecute(p []byte) error {
 		}
 		return r, err
 	}
+	if st.longDataLost {
+		// Running it elsewhere without the data would bind wrong values.
+		st.longDataLost = false
+		s.srv.stats.errors.Add(1)
+		return s.sendError(wire.NewSQLError(wire.ERUnknownError,
+			"Frontdesk: the long data sent for this statement was lost with its backend connection; send it again"))
+	}
 	if b := st.last; b != nil && st.pendingLongData(b) {
 		r, err := exec(b)
 		if err != nil {
@@ -321,10 +331,10 @@ func (s *session) stmtSendLongData(p []byte) error {
 		if _, ok := err.(*wire.SQLError); ok {
 			return nil
 		}
-		return s.lost(b, false, err)
+		return s.lostQuietly(b, err)
 	}
 	if err := b.send(forBackend(p, bs.id)); err != nil {
-		return s.lost(b, false, err)
+		return s.lostQuietly(b, err)
 	}
 	st.last, st.longData = b, true
 	return nil
@@ -343,7 +353,9 @@ func (s *session) stmtClose(p []byte) error {
 	}
 	for b, bs := range st.on {
 		if err := b.send(forBackend(p, bs.id)); err != nil {
-			return s.lost(b, false, err)
+			if err := s.lostQuietly(b, err); err != nil {
+				return err
+			}
 		}
 	}
 	delete(s.stmts.byID, st.id)
@@ -357,7 +369,7 @@ func (s *session) stmtReset(p []byte) error {
 	if st == nil {
 		return err
 	}
-	st.longData = false
+	st.longData, st.longDataLost = false, false
 	b := st.last
 	if b == nil {
 		return s.sendOK() // nothing to reset anywhere
