@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/frontdesk-proxy/frontdesk/internal/clientip"
 	"github.com/frontdesk-proxy/frontdesk/internal/friendly"
 	"github.com/frontdesk-proxy/frontdesk/internal/promreg"
 )
@@ -177,14 +178,14 @@ func (f *Firewall) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	if err := setCanonicalPath(r); err != nil {
 		pathRejections.WithLabelValues(f.Name).Inc()
 		f.logger.Info("request path refused as ambiguous", zap.String("firewall", f.Name),
-			zap.String("client_ip", clientIPString(r)), zap.String("uri", r.RequestURI), zap.Error(err))
+			zap.String("client_ip", clientip.String(r)), zap.String("uri", r.RequestURI), zap.Error(err))
 		return friendly.Write(w, r, friendly.Answer{
 			Status:  http.StatusBadRequest,
 			Code:    "bad_request",
 			Message: "The request path is not valid.",
 		})
 	}
-	client := clientAddr(r)
+	client := clientip.Of(r)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	for _, rule := range f.Rules {
 		ok, err := rule.matches(r, client, repl)

@@ -8,30 +8,9 @@ import (
 	"strings"
 
 	"github.com/gaissmai/bart"
-)
 
-// normalizeAddr returns the one form of a client address that rules are
-// checked against: IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible
-// (::a.b.c.d, deprecated) IPv6 addresses become the IPv4 address they
-// carry, and zones are dropped. :: and ::1 stay IPv6. NAT64 addresses
-// (64:ff9b::/96) stay IPv6: the IPv4 address inside them is the
-// destination a translator reaches, not who the client is.
-func normalizeAddr(a netip.Addr) netip.Addr {
-	a = a.WithZone("").Unmap()
-	if a.Is6() {
-		b := a.As16()
-		if b == [16]byte{} || b == [16]byte{15: 1} {
-			return a
-		}
-		for _, x := range b[:12] {
-			if x != 0 {
-				return a
-			}
-		}
-		return netip.AddrFrom4([4]byte(b[12:]))
-	}
-	return a
-}
+	"github.com/frontdesk-proxy/frontdesk/internal/clientip"
+)
 
 // parsePrefix parses a CIDR or a single address (as a /32 or /128) into
 // its normalised, masked prefix. A prefix inside ::ffff:0:0/96 becomes
@@ -45,7 +24,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if a.Zone() != "" {
 			return netip.Prefix{}, fmt.Errorf("address %q has a zone", s)
 		}
-		a = normalizeAddr(a)
+		a = clientip.Normalize(a)
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)

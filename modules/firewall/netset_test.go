@@ -7,26 +7,6 @@ import (
 	"testing"
 )
 
-func TestNormalizeAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"10.66.1.1":              "10.66.1.1",
-		"::ffff:10.66.1.1":       "10.66.1.1",
-		"::ffff:a42:101":         "10.66.1.1",
-		"::10.66.1.1":            "10.66.1.1",
-		"fe80::1%eth0":           "fe80::1",
-		"::1":                    "::1",
-		"::":                     "::",
-		"2001:db8::1":            "2001:db8::1",
-		"64:ff9b::a42:101":       "64:ff9b::a42:101",
-		"::ffff:0:10.66.1.1":     "::ffff:0:a42:101",
-		"0:0:0:0:0:ffff:1.2.3.4": "1.2.3.4",
-	} {
-		if got := normalizeAddr(netip.MustParseAddr(in)); got.String() != want {
-			t.Errorf("normalizeAddr(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestParsePrefix(t *testing.T) {
 	for in, want := range map[string]string{
 		"10.0.0.0/8":          "10.0.0.0/8",

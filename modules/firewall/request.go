@@ -2,10 +2,7 @@ package firewall
 
 import (
 	"net/http"
-	"net/netip"
 	"strings"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // setCanonicalPath replaces the request's path with its canonical form.
@@ -30,19 +27,4 @@ func setCanonicalPath(r *http.Request) error {
 	r.URL.Path, r.URL.RawPath = decoded, raw
 	r.RequestURI = r.URL.RequestURI()
 	return nil
-}
-
-// clientAddr is the normalised client address Caddy determined for the
-// request (from its trusted proxies), or the zero Addr if it has none.
-func clientAddr(r *http.Request) netip.Addr {
-	a, err := netip.ParseAddr(clientIPString(r))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return normalizeAddr(a)
-}
-
-func clientIPString(r *http.Request) string {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	return s
 }
