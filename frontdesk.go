@@ -11,4 +11,5 @@ import (
 	_ "github.com/frontdesk-proxy/frontdesk/modules/firewall"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
+	_ "github.com/frontdesk-proxy/frontdesk/modules/ratelimit"
 )

@@ -27,4 +27,5 @@ func init() {
 	// user need authentication to have run: put them in a route block
 	// after the auth directive (see the README).
 	httpcaddyfile.RegisterDirectiveOrder("access_rules", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("request_limit", httpcaddyfile.Before, "basic_auth")
 }
