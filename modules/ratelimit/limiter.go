@@ -134,7 +134,6 @@ type slot struct {
 // ServeHTTP lets the request through if every zone allows it.
 func (h *RequestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	now := monotonic()
 	var (
 		slotBuf  [4]slot
 		zoneBuf  [4]*Zone
@@ -154,7 +153,7 @@ func (h *RequestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 			z.state.count(outcomeNoKey)
 			continue
 		}
-		v := h.decide(r.Context(), i, z, key, now)
+		v := h.decide(r.Context(), i, z, key)
 		if v.held != nil {
 			slots = append(slots, slot{z.state.store, v.held})
 		}
@@ -197,19 +196,19 @@ func (h *RequestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 
 // decide asks zone i about key: in memory, or for the rate of a
 // distributed zone, Redis (with the concurrency limit still in memory).
-func (h *RequestLimit) decide(ctx context.Context, i int, z *Zone, key string, now int64) verdict {
+func (h *RequestLimit) decide(ctx context.Context, i int, z *Zone, key string) verdict {
 	st := z.state.store
 	var rz *redisZone
 	if h.redis != nil {
 		rz = h.redis[i]
 	}
 	if rz == nil {
-		d, full, e := st.take(key, now, limits{rate: z.rate, maxInFlight: int64(z.MaxInFlight)})
+		d, full, e := st.take(key, limits{rate: z.rate, maxInFlight: int64(z.MaxInFlight)})
 		return verdict{decision: d, inFlightFull: full, held: e}
 	}
 	var v verdict
 	if z.MaxInFlight > 0 {
-		if _, v.inFlightFull, v.held = st.take(key, now, limits{maxInFlight: int64(z.MaxInFlight)}); v.inFlightFull {
+		if _, v.inFlightFull, v.held = st.take(key, limits{maxInFlight: int64(z.MaxInFlight)}); v.inFlightFull {
 			return v
 		}
 	}
@@ -219,7 +218,7 @@ func (h *RequestLimit) decide(ctx context.Context, i int, z *Zone, key string, n
 		h.warnRedis(z, err)
 		switch h.Redis.Fallback {
 		case FallbackLocal:
-			d, _, _ = st.take(key, now, limits{rate: z.rate})
+			d, _, _ = st.take(key, limits{rate: z.rate})
 		case FallbackOpen:
 			d, v.noHeaders = decision{allowed: true}, true
 		case FallbackClosed:

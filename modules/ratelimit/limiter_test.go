@@ -204,7 +204,7 @@ func TestLimiterUnderContention(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 3000 {
-				if d, _, _ := st.take("10.0.0.1/32", monotonic(), lim); d.allowed {
+				if d, _, _ := st.take("10.0.0.1/32", lim); d.allowed {
 					admitted.Add(1)
 				}
 			}
@@ -233,7 +233,7 @@ func TestMemoryBoundMillionKeys(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const n = 1_000_000
 	for i := range n {
-		z.state.store.take(fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff), monotonic(), limits{rate: z.rate})
+		z.state.store.take(fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff), limits{rate: z.rate})
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

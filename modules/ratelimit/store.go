@@ -57,14 +57,18 @@ type limits struct {
 	maxInFlight int64 // 0: no concurrency limit
 }
 
-// take decides a request for key at now. When the rate limit refuses it,
+// take decides a request for key now. The clock is read under the
+// shard's lock, so the decisions on one key see time in the order they
+// are made: a request that read the clock earlier but got the lock later
+// cannot be refused for looking early. When the rate limit refuses it,
 // the decision says so; when the in-flight limit does, inFlightFull is
 // true. An admitted request under a concurrency limit holds a slot until
 // release(key, e) with the returned entry.
-func (s *store) take(key string, now int64, l limits) (d decision, inFlightFull bool, e *entry) {
+func (s *store) take(key string, l limits) (d decision, inFlightFull bool, e *entry) {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	now := monotonic()
 	e = sh.keys[key]
 	if e == nil {
 		e = s.insert(sh, key, now)
