@@ -61,6 +61,7 @@ type Rule struct {
 	User map[string][]string `json:"user,omitempty"`
 
 	match    caddyhttp.MatcherSets
+	users    []userCondition
 	nets     *netSet
 	files    []*listFile
 	fileKeys []string
@@ -106,8 +107,15 @@ func (r *Rule) provision(ctx caddy.Context, f *Firewall, index int) error {
 		if key == "" || len(values) == 0 {
 			return fmt.Errorf("rule %s: a user condition needs a key and at least one value", r.Name)
 		}
+		r.users = append(r.users, userCondition{placeholder: "http.auth.user." + key, values: values})
 	}
 	return nil
+}
+
+// userCondition is one key of a rule's User conditions.
+type userCondition struct {
+	placeholder string
+	values      []string
 }
 
 // hasNetworks reports whether the rule has a client network condition.
@@ -118,9 +126,9 @@ func (r *Rule) matches(req *http.Request, client netip.Addr, repl *caddy.Replace
 	if r.hasNetworks() && !r.inNetworks(client) {
 		return false, nil
 	}
-	for key, values := range r.User {
-		v, _ := repl.GetString("http.auth.user." + key)
-		if !userValueMatches(v, values) {
+	for _, u := range r.users {
+		v, _ := repl.GetString(u.placeholder)
+		if !userValueMatches(v, u.values) {
 			return false, nil
 		}
 	}

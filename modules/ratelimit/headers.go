@@ -7,32 +7,41 @@ import (
 	"time"
 )
 
+// Header names, in Go's canonical form (HTTP field names are
+// case-insensitive), set straight into the map to skip canonicalising on
+// every request.
+const (
+	headerPolicy = "Ratelimit-Policy"
+	headerState  = "Ratelimit"
+)
+
+// policyItem is a zone's item of the RateLimit-Policy field: its quota q
+// of events per window w seconds.
+func (z *Zone) policyItem() string {
+	return strconv.Quote(z.Name) + ";q=" + strconv.Itoa(z.Events) + ";w=" +
+		strconv.FormatInt(ceilSeconds(time.Duration(z.Window)), 10)
+}
+
 // setHeaders adds the RateLimit-Policy and RateLimit fields of the IETF
 // draft (draft-ietf-httpapi-ratelimit-headers) for the rate zones that
-// decided a request: per zone, its quota q of events per window w
-// seconds, and the remaining r requests with t seconds until the quota
-// is whole again.
+// decided a request: per zone its policy, and the remaining r requests
+// with t seconds until the quota is whole again.
 func setHeaders(h http.Header, zs []*Zone, ds []decision) {
-	var policy, state strings.Builder
+	policies := make([]string, len(zs))
+	buf := make([]byte, 0, 64)
 	for i, z := range zs {
+		policies[i] = z.policy
 		if i > 0 {
-			policy.WriteString(", ")
-			state.WriteString(", ")
+			buf = append(buf, ", "...)
 		}
-		d := ds[i]
-		policy.WriteString(strconv.Quote(z.Name))
-		policy.WriteString(";q=")
-		policy.WriteString(strconv.Itoa(z.Events))
-		policy.WriteString(";w=")
-		policy.WriteString(strconv.FormatInt(ceilSeconds(time.Duration(z.Window)), 10))
-		state.WriteString(strconv.Quote(z.Name))
-		state.WriteString(";r=")
-		state.WriteString(strconv.FormatInt(d.remaining, 10))
-		state.WriteString(";t=")
-		state.WriteString(strconv.FormatInt(ceilSeconds(d.reset), 10))
+		buf = append(buf, z.quoted...)
+		buf = append(buf, ";r="...)
+		buf = strconv.AppendInt(buf, ds[i].remaining, 10)
+		buf = append(buf, ";t="...)
+		buf = strconv.AppendInt(buf, ceilSeconds(ds[i].reset), 10)
 	}
-	h.Set("RateLimit-Policy", policy.String())
-	h.Set("RateLimit", state.String())
+	h[headerPolicy] = []string{strings.Join(policies, ", ")}
+	h[headerState] = []string{string(buf)}
 }
 
 // ceilSeconds rounds d up to whole seconds.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -70,6 +71,8 @@ type Zone struct {
 	rate    *gcra
 	state   *zoneState
 	poolKey string
+	quoted  string // the name as a structured-field string
+	policy  string // the zone's RateLimit-Policy item
 }
 
 // maxKeyLen is the longest key kept as is; longer ones are hashed, so a
@@ -107,6 +110,7 @@ func (z *Zone) provision() error {
 		g := newGCRA(z.Events, time.Duration(z.Window), z.Burst)
 		z.rate = &g
 	}
+	z.quoted, z.policy = strconv.Quote(z.Name), z.policyItem()
 	settings, err := json.Marshal(z)
 	if err != nil {
 		return err
