@@ -337,3 +337,33 @@ func adminJSON(t *testing.T, fd *harness.Frontdesk, path string, v any) {
 		t.Fatalf("decoding %s: %v\n%s", path, err, body)
 	}
 }
+
+// TestQuickstartFirewall runs the quickstart Caddyfile as is and does
+// what it tells a new user to try: /staff is denied, a burst past 20
+// requests a second gets 429, and the admin routes show both.
+func TestQuickstartFirewall(t *testing.T) {
+	listen := harness.FreePort(t)
+	env := []string{fmt.Sprintf("FRONTDESK_LISTEN=:%d", listen), "FRONTDESK_MYSQL_LISTEN=" + harness.FreeAddr(t)}
+	for i := 1; i <= 3; i++ {
+		env = append(env, fmt.Sprintf("FRONTDESK_ROOM%d=%d", i, harness.FreePort(t)))
+	}
+	fd := harness.StartFrontdesk(t, readExample(t, "quickstart.Caddyfile"), harness.Caddyfile, env...)
+	c := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", listen))
+	if status, body := c.get("/staff/keys"); status != http.StatusForbidden || !strings.Contains(body, "forbidden") {
+		t.Errorf("GET /staff/keys: %d %q, want 403", status, body)
+	}
+	statuses := map[int]int{}
+	for range 25 {
+		status, _ := c.get("/")
+		statuses[status]++
+	}
+	if statuses[http.StatusTooManyRequests] == 0 {
+		t.Errorf("25 requests at once: %v, want some 429", statuses)
+	}
+	for _, path := range []string{"/frontdesk/firewall", "/frontdesk/rate_limits"} {
+		body, err := fd.AdminGet(path)
+		if err != nil || !strings.Contains(string(body), map[string]string{"/frontdesk/firewall": "staff_only", "/frontdesk/rate_limits": "per_guest"}[path]) {
+			t.Errorf("GET %s: %v %s", path, err, body)
+		}
+	}
+}

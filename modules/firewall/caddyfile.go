@@ -93,6 +93,9 @@ func unmarshalRule(d *caddyfile.Dispenser, action string) (*Rule, error) {
 		return nil, d.Errf("%s: a rule with a block takes at most a name, got %q", action, args)
 	}
 	if len(args) == 1 {
+		if _, err := parsePrefix(args[0]); err == nil {
+			return nil, d.Errf("%s %s {...}: a rule's name cannot be a network; list networks in the block with `network`", action, args[0])
+		}
 		rule.Name = args[0]
 	}
 	for ok := true; ok; ok = d.NextBlock(nesting) {
