@@ -61,6 +61,19 @@ type Redis struct {
 	KeyPrefix string `json:"key_prefix,omitempty"`
 }
 
+func init() {
+	redis.SetLogger(redisLogger{})
+}
+
+// redisLogger sends go-redis's own messages (failed dials, pool
+// trouble) to Caddy's log instead of stderr; failed decisions are logged
+// by the limiter with their zone and fallback.
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	caddy.Log().Named("http.handlers.request_limit.redis").Debug(fmt.Sprintf(format, v...))
+}
+
 // Fallback policies.
 const (
 	FallbackLocal  = "local"
