@@ -367,3 +367,47 @@ func TestQuickstartFirewall(t *testing.T) {
 		}
 	}
 }
+
+// guestPasswordHash is bcrypt("guest-pw"), for basic_auth.
+const guestPasswordHash = "$2a$14$BgbhUOz0rG6wam330tKGC.aTAHudZgPVzmuMmCzfTTWk67YAc8h3u"
+
+// TestFirewallUserRulesAfterAuthentication places access_rules after
+// basic_auth in a route block, as the README says rules on the user must
+// be: the authenticated user id decides.
+func TestFirewallUserRulesAfterAuthentication(t *testing.T) {
+	listen := harness.FreeAddr(t)
+	harness.StartFrontdesk(t, fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+}
+
+http://%s {
+	route {
+		basic_auth {
+			alice %s
+			mallory %s
+		}
+		access_rules {
+			deny blocked_user {
+				user id mallory
+			}
+		}
+	}
+	respond "welcome {http.auth.user.id}"
+}
+`, listen, guestPasswordHash, guestPasswordHash), harness.Caddyfile)
+	for user, want := range map[string]int{"alice": 200, "mallory": 403, "": 401} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/", nil)
+		if user != "" {
+			req.SetBasicAuth(user, "guest-pw")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("as %q: %d, want %d", user, resp.StatusCode, want)
+		}
+	}
+}
