@@ -23,7 +23,8 @@ type listFile struct {
 	set  atomic.Pointer[netSet]
 
 	mu       sync.Mutex
-	stamp    fileStamp
+	stamp    fileStamp // of the version last read
+	pending  fileStamp // of a change seen once, read when seen again
 	loadedAt time.Time
 	lastErr  string
 	logger   atomic.Pointer[zap.Logger]
@@ -71,7 +72,10 @@ func acquireListFile(path string, interval time.Duration, logger *zap.Logger) (*
 	return f, key, nil
 }
 
-// reload reads the file if it changed since the last read.
+// reload reads the file if it changed since the last read and has
+// stayed the same for one interval since, so that a file being written
+// in place is not read half-way (replacing it with a rename is better
+// still). The first read is at once.
 func (f *listFile) reload() error {
 	info, err := os.Stat(f.path)
 	if err != nil {
@@ -79,9 +83,11 @@ func (f *listFile) reload() error {
 	}
 	stamp := fileStamp{size: info.Size(), modTime: info.ModTime()}
 	f.mu.Lock()
-	unchanged := f.set.Load() != nil && stamp == f.stamp
+	loaded := f.set.Load() != nil
+	wait := loaded && (stamp == f.stamp || stamp != f.pending)
+	f.pending = stamp
 	f.mu.Unlock()
-	if unchanged {
+	if wait {
 		return nil
 	}
 	f.mu.Lock()

@@ -40,8 +40,9 @@ type Rule struct {
 	Networks []string `json:"networks,omitempty"`
 
 	// NetworkFiles are files with one CIDR or address per line (# starts
-	// a comment), checked like Networks. They are re-read when they change,
-	// every ReloadInterval of the firewall, without a config reload; a
+	// a comment), checked like Networks. They are re-read without a config
+	// reload once a change has stood for one ReloadInterval of the firewall
+	// (so a file written in place is not read half-way); a
 	// re-read that fails keeps the previous list and is logged. A file that
 	// cannot be read when the config loads fails the load.
 	NetworkFiles []string `json:"network_files,omitempty"`
