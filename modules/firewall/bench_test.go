@@ -81,3 +81,20 @@ func BenchmarkRules(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadNetSet parses a network file of 1,000,000 random prefixes
+// into a set, as a config load or a changed file does.
+func BenchmarkReadNetSet(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	var file strings.Builder
+	for range 1_000_000 {
+		file.WriteString(randomPrefix(rng).String())
+		file.WriteByte('\n')
+	}
+	text := file.String()
+	for b.Loop() {
+		if _, err := readNetSet("bench.txt", strings.NewReader(text)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
