@@ -101,3 +101,31 @@ func randomAddr(rng *rand.Rand, near netip.Addr) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
 	return a
 }
+
+// FuzzReadNetSet feeds arbitrary bytes to the network file parser: it
+// never panics, and when it accepts a file, every address it read is in
+// the set.
+func FuzzReadNetSet(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8\n", "# c\n\n::ffff:1.2.3.4/120 # x\n", "2001:db8::1\n1.2.3.4", "1.2.3.4/33\n", "\x00\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		set, err := readNetSet("fuzz.txt", strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(text, "\n") {
+			entry, _, _ := strings.Cut(line, "#")
+			if entry = strings.TrimSpace(entry); entry == "" {
+				continue
+			}
+			p, err := parsePrefix(entry)
+			if err != nil {
+				t.Fatalf("accepted file has a line the parser refuses: %q", entry)
+			}
+			if !set.contains(p.Addr()) {
+				t.Fatalf("%q read but %s not in the set", entry, p.Addr())
+			}
+		}
+	})
+}
