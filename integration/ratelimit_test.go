@@ -176,3 +176,58 @@ func TestRateLimitRedisKilled(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRejectedReloadLeavesLimitsAndRules loads a config whose network
+// rule would trust the client-written left-most X-Forwarded-For entry:
+// the load is refused with an error that names the fix, and the running
+// config goes on exactly as it was, its rules deciding and its clients'
+// spent budget still spent.
+func TestRejectedReloadLeavesLimitsAndRules(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 1)
+	listen := harness.FreeAddr(t)
+	site := func(strict string) string {
+		return fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+	servers {
+		trusted_proxies static 127.0.0.1/32
+		%s
+	}
+}
+
+http://%s {
+	access_rules {
+		deny 203.0.113.0/24
+	}
+	request_limit {
+		zone per_ip {
+			rate 10/m
+		}
+	}
+	reverse_proxy %s
+}
+`, strict, listen, backends[0].Addr)
+	}
+	fd := harness.StartFrontdesk(t, site("trusted_proxies_strict"), harness.Caddyfile)
+	c := dialRaw(t, listen)
+	send := func(n int, xff string) map[int]int {
+		got := map[int]int{}
+		for range n {
+			status, _ := c.get("/", "X-Forwarded-For: "+xff)
+			got[status]++
+		}
+		return got
+	}
+	before := send(6, "198.51.100.1")
+	err := fd.Load(site(""), harness.Caddyfile)
+	if err == nil || !strings.Contains(err.Error(), "trusted_proxies_strict") {
+		t.Fatalf("loading network rules behind left-most trusted proxies: %v, want a refusal naming trusted_proxies_strict", err)
+	}
+	after := send(6, "198.51.100.1")
+	if before[http.StatusOK] != 6 || after[http.StatusOK] != 4 || after[http.StatusTooManyRequests] != 2 {
+		t.Errorf("6 requests, a refused reload, 6 more against 10/m: %v then %v, want 6, then 4 and 2 limited", before, after)
+	}
+	if got := send(1, "203.0.113.5"); got[http.StatusForbidden] != 1 {
+		t.Errorf("denied network after the refused reload: %v, want 403", got)
+	}
+}
