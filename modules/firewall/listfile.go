@@ -27,7 +27,9 @@ type listFile struct {
 	pending  fileStamp // of a change seen once, read when seen again
 	loadedAt time.Time
 	lastErr  string
-	logger   atomic.Pointer[zap.Logger]
+	// logger is Caddy's default logger, not a config's: the watcher
+	// outlives configs, and a refused config must not change it.
+	logger *zap.Logger
 
 	stop chan struct{}
 	done chan struct{}
@@ -53,11 +55,11 @@ func listFileKey(path string, interval time.Duration) string {
 
 // acquireListFile loads path now, or takes the running watcher of it;
 // release it with listFiles.Delete(key).
-func acquireListFile(path string, interval time.Duration, logger *zap.Logger) (*listFile, string, error) {
+func acquireListFile(path string, interval time.Duration) (*listFile, string, error) {
 	key := listFileKey(path, interval)
 	v, _, err := listFiles.LoadOrNew(key, func() (caddy.Destructor, error) {
-		f := &listFile{path: path, stop: make(chan struct{}), done: make(chan struct{})}
-		f.logger.Store(logger)
+		f := &listFile{path: path, stop: make(chan struct{}), done: make(chan struct{}),
+			logger: caddy.Log().Named("http.handlers.access_rules")}
 		if err := f.reload(); err != nil {
 			return nil, err
 		}
@@ -67,9 +69,7 @@ func acquireListFile(path string, interval time.Duration, logger *zap.Logger) (*
 	if err != nil {
 		return nil, "", err
 	}
-	f := v.(*listFile)
-	f.logger.Store(logger)
-	return f, key, nil
+	return v.(*listFile), key, nil
 }
 
 // reload reads the file if it changed since the last read and has
@@ -107,7 +107,7 @@ func (f *listFile) reload() error {
 	f.loadedAt, f.lastErr = time.Now(), ""
 	f.mu.Unlock()
 	if old != nil {
-		f.logger.Load().Info("network file re-read", zap.String("path", f.path), zap.Int("networks", set.size))
+		f.logger.Info("network file re-read", zap.String("path", f.path), zap.Int("networks", set.size))
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (f *listFile) failed(err error) error {
 	f.mu.Unlock()
 	if f.set.Load() != nil && !repeated {
 		listFileErrors.WithLabelValues(f.path).Inc()
-		f.logger.Load().Error("network file not re-read; the previous list stays in force", zap.Error(err))
+		f.logger.Error("network file not re-read; the previous list stays in force", zap.Error(err))
 	}
 	return err
 }

@@ -98,7 +98,7 @@ func (r *Rule) provision(ctx caddy.Context, f *Firewall, index int) error {
 		r.nets = set
 	}
 	for _, path := range r.NetworkFiles {
-		lf, key, err := acquireListFile(path, time.Duration(f.ReloadInterval), f.logger)
+		lf, key, err := acquireListFile(path, time.Duration(f.ReloadInterval))
 		if err != nil {
 			return fmt.Errorf("rule %s: %v", r.Name, err)
 		}
