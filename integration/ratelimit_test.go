@@ -1,8 +1,17 @@
 package integration
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -230,4 +239,63 @@ http://%s {
 	if got := send(1, "203.0.113.5"); got[http.StatusForbidden] != 1 {
 		t.Errorf("denied network after the refused reload: %v, want 403", got)
 	}
+}
+
+// TestRateLimitRedisTLS keeps a zone in a redis-server that serves only
+// TLS, with a password, trusting its private CA through tls_ca_file and
+// checking the certificate's name: decisions come from Redis, not the
+// fallback.
+func TestRateLimitRedisTLS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestPKI(t, dir, "redis.test")
+	r := harness.StartRedisTLS(t, "tls-redis-pw", certFile, keyFile)
+	backends := harness.StartBackends(t, "app", 1)
+	listen := harness.FreeAddr(t)
+	limit := fmt.Sprintf(`zone tls {
+			rate 5/m
+		}
+		redis %s {
+			password %s
+			tls
+			tls_server_name redis.test
+			tls_ca_file %s
+			timeout 1s
+			fallback closed
+		}`, r.Addr, r.Password, caFile)
+	harness.StartFrontdesk(t, limitSite(listen, limit, backends, ""), harness.Caddyfile)
+	if got := fire(t, "http://"+listen+"/", 8); got[http.StatusOK] != 5 || got[http.StatusTooManyRequests] != 3 {
+		t.Errorf("8 requests against 5/m through Redis over TLS: %v, want 5 passed and 3 limited (503s mean the fallback decided)", got)
+	}
+}
+
+// writeTestPKI writes a CA and a server certificate for name, signed by
+// it, as PEM files in dir.
+func writeTestPKI(t *testing.T, dir, name string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "frontdesk test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	write := func(file, kind string, b []byte) string {
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "PRIVATE KEY", keyDER)
 }

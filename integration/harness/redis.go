@@ -16,15 +16,29 @@ type Redis struct {
 	Port int
 	// Password is required from clients when set at start.
 	Password string
-	proc     *Process
-	dir      string
-	t        T
+	// certFile and keyFile, when set, make it serve TLS only.
+	certFile, keyFile string
+	proc              *Process
+	dir               string
+	t                 T
 }
 
 // StartRedis starts redis-server from Debian's redis-server package (a
 // skip, or in CI a failure, when it is missing). A non-empty password is
 // required of clients. It is killed by PID when the test ends.
 func StartRedis(t T, password string) *Redis {
+	t.Helper()
+	return startRedis(t, password, "", "")
+}
+
+// StartRedisTLS starts redis-server like StartRedis, serving only TLS
+// with the given PEM certificate and key (clients need no certificate).
+func StartRedisTLS(t T, password, certFile, keyFile string) *Redis {
+	t.Helper()
+	return startRedis(t, password, certFile, keyFile)
+}
+
+func startRedis(t T, password, certFile, keyFile string) *Redis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(t, "redis-server not found (apt-get install redis-server): %v", err)
@@ -34,7 +48,7 @@ func StartRedis(t T, password string) *Redis {
 		t.Fatalf("redis temp dir: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	r := &Redis{Port: FreePort(t), Password: password, dir: dir, t: t}
+	r := &Redis{Port: FreePort(t), Password: password, certFile: certFile, keyFile: keyFile, dir: dir, t: t}
 	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
 	r.start()
 	return r
@@ -44,6 +58,11 @@ func (r *Redis) start() {
 	r.t.Helper()
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"}
+	if r.certFile != "" {
+		args[1] = "0"
+		args = append(args, "--tls-port", strconv.Itoa(r.Port), "--tls-cert-file", r.certFile,
+			"--tls-key-file", r.keyFile, "--tls-auth-clients", "no")
+	}
 	if r.Password != "" {
 		args = append(args, "--requirepass", r.Password)
 	}
