@@ -8,6 +8,8 @@ import (
 	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
 
 	// The capabilities, one package each.
+	_ "github.com/frontdesk-proxy/frontdesk/modules/firewall"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
+	_ "github.com/frontdesk-proxy/frontdesk/modules/ratelimit"
 )

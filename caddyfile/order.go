@@ -15,4 +15,17 @@ func init() {
 	// directives that answer on the proxy's own behalf (respond, error),
 	// whose statuses say nothing about the backends.
 	httpcaddyfile.RegisterDirectiveOrder("route_breaker", httpcaddyfile.Before, "reverse_proxy")
+
+	// access_rules (the firewall) and then request_limit come before
+	// authentication (basic_auth, forward_auth, and Frontdesk's own auth
+	// directives, which are registered after these two, before basic_auth):
+	// a denied network or an exhausted limit is answered before any
+	// credential is checked, so neither costs a signature check and a
+	// per-IP limit also guards the credential check against guessing.
+	// They come after rewrite, uri and try_files, so their rules see the
+	// path the route will serve. Rules and zones on the authenticated
+	// user need authentication to have run: put them in a route block
+	// after the auth directive (see the README).
+	httpcaddyfile.RegisterDirectiveOrder("access_rules", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("request_limit", httpcaddyfile.Before, "basic_auth")
 }

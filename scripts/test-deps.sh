@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Frontdesk's tests need on Debian, as root: the MariaDB server
-# and client, and the load tools and client libraries that the integration
-# tests and benchmarks drive (PyMySQL for Debian's /usr/bin/python3). Fails,
+# and client, redis-server (the rate limiter's distributed mode), and the
+# load tools and client libraries that the integration tests and benchmarks
+# drive (PyMySQL for Debian's /usr/bin/python3). Fails,
 # never skips, when something is missing and cannot be installed.
 set -euo pipefail
 
-packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk haproxy)
-commands=(mariadbd mariadb-install-db mariadb sysbench wrk haproxy)
+packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk haproxy redis-server)
+commands=(mariadbd mariadb-install-db mariadb sysbench wrk haproxy redis-server)
 
 missing=()
 for c in "${commands[@]}"; do
@@ -23,8 +24,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-# The Debian package may start a system MariaDB; the tests start their own.
-if command -v service >/dev/null 2>&1; then service mariadb stop >/dev/null 2>&1 || true; fi
+# The Debian packages may start a system MariaDB and Redis; the tests start their own.
+if command -v service >/dev/null 2>&1; then
+	service mariadb stop >/dev/null 2>&1 || true
+	service redis-server stop >/dev/null 2>&1 || true
+fi
 for c in "${commands[@]}"; do
 	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "test-deps: $c still missing after install" >&2; exit 1; }
 done

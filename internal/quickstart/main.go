@@ -61,6 +61,11 @@ Frontdesk is serving the quickstart. Try:
 
   curl %[1]s/                             one of the demo rooms answers
   curl http://%[2]s/frontdesk/upstreams       the proxy's view of the rooms: latency, load, breakers
+  curl -i %[1]s/staff/keys                    403: the firewall keeps guests out of /staff
+  for i in $(seq 25); do curl -s -o /dev/null -w '%%{http_code} ' %[1]s/; done
+                                              429 once a guest passes 20 requests a second
+  curl http://%[2]s/frontdesk/firewall        hits per firewall rule
+  curl http://%[2]s/frontdesk/rate_limits     keys and decisions per rate-limit zone
   curl http://%[2]s/config/                   the running config, as JSON
 
 Change the running config without a restart:
