@@ -8,12 +8,20 @@ BIN         := bin/frontdesk
 # CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
 
-.PHONY: all build run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall xcaddy check-xcaddy clean
+.PHONY: all build cross run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall xcaddy check-xcaddy clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/frontdesk
+
+# Frontdesk's modules must build for every platform Caddy ships (CI runs this).
+CROSS_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64 freebsd/amd64 freebsd/arm64
+cross:
+	@for target in $(CROSS_TARGETS); do \
+		echo "cross: $$target"; \
+		CGO_ENABLED=0 GOOS=$${target%/*} GOARCH=$${target#*/} $(GO) build -o /dev/null ./modules/... . || exit 1; \
+	done
 
 run: build
 	$(GO) run ./internal/quickstart $(BIN) caddyfile/examples/quickstart.Caddyfile
