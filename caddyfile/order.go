@@ -15,4 +15,11 @@ func init() {
 	// directives that answer on the proxy's own behalf (respond, error),
 	// whose statuses say nothing about the backends.
 	httpcaddyfile.RegisterDirectiveOrder("route_breaker", httpcaddyfile.Before, "reverse_proxy")
+
+	// The authentication directives sit between Caddy's basic_auth and
+	// forward_auth: after the rewrites (so they see the final path),
+	// before request_header and before anything that answers or proxies.
+	// A route with both checks a JWT first.
+	httpcaddyfile.RegisterDirectiveOrder("verify_jwt", httpcaddyfile.Before, "forward_auth")
+	httpcaddyfile.RegisterDirectiveOrder("verify_api_key", httpcaddyfile.Before, "forward_auth")
 }
