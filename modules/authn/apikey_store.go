@@ -132,6 +132,9 @@ func parseKeysLine(fields []string) (APIKey, error) {
 		return APIKey{}, fmt.Errorf("want <id> <hash> [scopes=a,b] [owner=name]")
 	}
 	k := APIKey{ID: fields[0], Hash: fields[1]}
+	if _, err := parseKeyHash(k.Hash); err != nil {
+		return k, err
+	}
 	for _, f := range fields[2:] {
 		name, value, ok := strings.Cut(f, "=")
 		switch {

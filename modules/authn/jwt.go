@@ -118,6 +118,8 @@ type JWTAuth struct {
 	forwarding forwarding
 	rules      timeRules
 	cache      *tokenCache
+	// clock is time.Now, except in tests that move time on.
+	clock func() time.Time
 	gate
 }
 
@@ -150,6 +152,7 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 	j.gate = newGate("signed_jwt", "Bearer", j.Realm, "", ctx.Logger())
 	j.rules = timeRules{leeway: time.Duration(j.Leeway), requireExp: !j.AllowMissingExp}
 	j.cache = newTokenCache(j.CacheSize)
+	j.clock = time.Now
 
 	j.algorithms = asymmetricAlgorithms
 	if len(j.Algorithms) > 0 {
@@ -259,7 +262,7 @@ func (j *JWTAuth) Authenticate(w http.ResponseWriter, r *http.Request) (caddyaut
 	if f != nil {
 		return j.deny(w, r, *f)
 	}
-	now := time.Now()
+	now := j.clock()
 	v := j.cache.get(token, now.UnixNano())
 	if v == nil {
 		var fields []zap.Field
