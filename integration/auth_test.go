@@ -1,0 +1,385 @@
+package integration
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+)
+
+// The demo key of caddyfile/examples/auth.keys.
+const demoAPIKey = "fdk_demo_partner_key_do_not_use_in_production"
+
+const (
+	testIssuer   = "https://idp.test/"
+	testAudience = "api://orders"
+)
+
+// idp is a local identity provider: a real JWKS HTTP server on loopback
+// whose keys, status and speed a test changes, and which counts fetches.
+type idp struct {
+	*httptest.Server
+	mu      sync.Mutex
+	keys    []jose.JSONWebKey
+	status  int
+	hang    chan struct{}
+	fetches atomic.Int64
+}
+
+func startIDP(t *testing.T, keys ...jose.JSONWebKey) *idp {
+	t.Helper()
+	p := &idp{keys: keys, status: http.StatusOK}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fetches.Add(1)
+		p.mu.Lock()
+		keys, status, hang := p.keys, p.status, p.hang
+		p.mu.Unlock()
+		if hang != nil {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *idp) set(f func(p *idp)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p)
+}
+
+// signer signs tokens with one key.
+type signer struct {
+	alg jose.SignatureAlgorithm
+	key any
+	kid string
+}
+
+func (s signer) public() jose.JSONWebKey {
+	var pub any
+	switch k := s.key.(type) {
+	case *rsa.PrivateKey:
+		pub = &k.PublicKey
+	case *ecdsa.PrivateKey:
+		pub = &k.PublicKey
+	}
+	return jose.JSONWebKey{Key: pub, KeyID: s.kid, Algorithm: string(s.alg), Use: "sig"}
+}
+
+// token signs claims for sub, valid for an hour, for the test issuer and
+// audience; extra claims are added.
+func (s signer) token(t *testing.T, sub string, extra map[string]any) string {
+	t.Helper()
+	claims := map[string]any{"iss": testIssuer, "aud": testAudience, "sub": sub,
+		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	js, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key}, (&jose.SignerOptions{}).WithHeader("kid", s.kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(claims)
+	obj, err := js.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := obj.CompactSerialize()
+	return tok
+}
+
+func newRSASigner(t *testing.T, kid string) signer {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{jose.RS256, k, kid}
+}
+
+func newECSigner(t *testing.T, kid string) signer {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{jose.ES256, k, kid}
+}
+
+// call sends a GET to url with the given headers and returns the status,
+// the WWW-Authenticate header and the body.
+func call(t *testing.T, url string, header map[string][]string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)
+}
+
+// TestAuthExample runs caddyfile/examples/auth.Caddyfile as is, configured
+// only through its environment variables, in front of a real backend and
+// a real JWKS server: JWTs on /api/*, API keys on /partner/*, and what the
+// upstream sees of both.
+func TestAuthExample(t *testing.T) {
+	rs := newRSASigner(t, "k1")
+	provider := startIDP(t, rs.public())
+	backend := harness.StartBackend(t, "app")
+	backend.RecordHeaders()
+	listen := harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, readExample(t, "auth.Caddyfile"), harness.Caddyfile,
+		"FRONTDESK_LISTEN="+listen,
+		"FRONTDESK_UPSTREAMS="+backend.Addr,
+		"FRONTDESK_JWKS_URL="+provider.URL,
+		"FRONTDESK_JWT_ISSUER="+testIssuer,
+		"FRONTDESK_JWT_AUDIENCE="+testAudience,
+		"FRONTDESK_API_KEYS_FILE="+filepath.Join(harness.RepoRoot(), "caddyfile", "examples", "auth.keys"))
+	base := "http://" + listen
+
+	t.Run("no token", func(t *testing.T) {
+		status, challenge, body := call(t, base+"/api/orders", nil)
+		if status != 401 || challenge != `Bearer realm="restricted"` || !strings.Contains(body, `"status":401`) {
+			t.Fatalf("got %d %q %s", status, challenge, body)
+		}
+	})
+	t.Run("valid token; the client's X-User-Id is replaced", func(t *testing.T) {
+		status, _, body := call(t, base+"/api/orders", map[string][]string{
+			"Authorization": {"Bearer " + rs.token(t, "bob", nil)},
+			"X-User-Id":     {"admin", "root"},
+			"x-user-id":     {"sneaky"},
+		})
+		if status != 200 {
+			t.Fatalf("got %d %s", status, body)
+		}
+		if got := backend.LastHeader().Values("X-User-Id"); len(got) != 1 || got[0] != "bob" {
+			t.Fatalf("the upstream saw X-User-Id %q, want only bob", got)
+		}
+	})
+	t.Run("wrong audience", func(t *testing.T) {
+		status, challenge, _ := call(t, base+"/api/orders", map[string][]string{
+			"Authorization": {"Bearer " + rs.token(t, "bob", map[string]any{"aud": "api://other"})},
+		})
+		if status != 401 || !strings.Contains(challenge, `error="invalid_token"`) {
+			t.Fatalf("got %d %q", status, challenge)
+		}
+	})
+	t.Run("API key; the key never reaches the upstream", func(t *testing.T) {
+		status, _, body := call(t, base+"/partner/orders", map[string][]string{
+			"X-API-Key":   {demoAPIKey},
+			"X-Client-Id": {"someone-else"},
+		})
+		if status != 200 {
+			t.Fatalf("got %d %s", status, body)
+		}
+		seen := backend.LastHeader()
+		if got := seen.Values("X-Client-Id"); len(got) != 1 || got[0] != "demo-partner" {
+			t.Fatalf("the upstream saw X-Client-Id %q, want only demo-partner", got)
+		}
+		for name, vals := range seen {
+			for _, v := range vals {
+				if strings.Contains(v, demoAPIKey) {
+					t.Fatalf("the upstream saw the key in %s", name)
+				}
+			}
+		}
+	})
+	t.Run("API key twice", func(t *testing.T) {
+		status, challenge, _ := call(t, base+"/partner/orders", map[string][]string{"X-API-Key": {demoAPIKey, "other"}})
+		if status != 401 || !strings.Contains(challenge, `error="invalid_request"`) {
+			t.Fatalf("got %d %q", status, challenge)
+		}
+	})
+	t.Run("wrong API key, HTML for a browser", func(t *testing.T) {
+		status, _, body := call(t, base+"/partner/orders", map[string][]string{
+			"X-API-Key": {demoAPIKey[:len(demoAPIKey)-1] + "X"}, "Accept": {"text/html"},
+		})
+		if status != 401 || !strings.Contains(body, "<h1>401 Unauthorized</h1>") {
+			t.Fatalf("got %d %s", status, body)
+		}
+	})
+	t.Run("admin status", func(t *testing.T) {
+		out, err := fd.AdminGet("/frontdesk/auth")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `"url":"`+provider.URL+`"`) || !strings.Contains(string(out), `"kid":"k1"`) {
+			t.Fatalf("/frontdesk/auth: %s", out)
+		}
+	})
+}
+
+// jwksSite is a Caddyfile with one JWT-protected site over backend, with a
+// short min_refresh_interval so a rotation is fetched within the test.
+func jwksSite(listen, jwksURL string, backend *harness.Backend) string {
+	return fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+}
+
+http://%s {
+	verify_jwt {
+		jwks_url %s {
+			refresh_interval 1h
+			min_refresh_interval 300ms
+			fetch_timeout 500ms
+		}
+		issuer %s
+		audience %s
+		forward sub X-User-Id
+	}
+	reverse_proxy %s
+}
+`, listen, jwksURL, testIssuer, testAudience, backend.Addr)
+}
+
+// TestAuthJWKSThroughBinary drives the remote JWKS cache through the built
+// binary: a rotated-in key is fetched exactly once; 1000 parallel requests
+// with unknown kids cause at most one fetch; a config reload keeps the
+// fetched keys (no fetch); and while the JWKS endpoint fails or hangs,
+// tokens of known keys keep passing.
+func TestAuthJWKSThroughBinary(t *testing.T) {
+	k1, k2 := newRSASigner(t, "k1"), newECSigner(t, "k2")
+	provider := startIDP(t, k1.public())
+	backend := harness.StartBackend(t, "app")
+	listen := harness.FreeAddr(t)
+	config := jwksSite(listen, provider.URL, backend)
+	fd := harness.StartFrontdesk(t, config, harness.Caddyfile)
+	url := "http://" + listen + "/orders"
+	get := func(tok string) int {
+		status, _, _ := call(t, url, map[string][]string{"Authorization": {"Bearer " + tok}})
+		return status
+	}
+	if s := get(k1.token(t, "bob", nil)); s != 200 {
+		t.Fatalf("k1 token: %d", s)
+	}
+	if n := provider.fetches.Load(); n != 1 {
+		t.Fatalf("%d JWKS fetches at start, want 1", n)
+	}
+
+	// J11: the IdP rotates k2 in.
+	provider.set(func(p *idp) { p.keys = append(p.keys, k2.public()) })
+	err := harness.Eventually(10*time.Second, 100*time.Millisecond, func() error {
+		if s := get(k2.token(t, "carol", nil)); s != 200 {
+			return fmt.Errorf("k2 token: %d", s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if s := get(k2.token(t, "carol", map[string]any{"jti": i})); s != 200 {
+			t.Fatalf("k2 token %d: %d", i, s)
+		}
+	}
+	if n := provider.fetches.Load(); n != 2 {
+		t.Fatalf("%d JWKS fetches after the rotation, want 2 (start, new kid)", n)
+	}
+
+	// J10: 1000 parallel requests, each with an unknown kid.
+	time.Sleep(400 * time.Millisecond) // past min_refresh_interval: one fetch is allowed
+	before := provider.fetches.Load()
+	stranger := newRSASigner(t, "")
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	sem := make(chan struct{}, 64)
+	for i := range 1000 {
+		stranger.kid = fmt.Sprintf("unknown-%d", i)
+		tok := stranger.token(t, "mallory", nil)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 401 {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() != 1000 {
+		t.Fatalf("%d of 1000 unknown-kid requests refused", refused.Load())
+	}
+	// The storm lasts longer than min_refresh_interval on a slow machine,
+	// so a fetch per interval may happen; never one per request.
+	if n := provider.fetches.Load() - before; n < 1 || n > 10 {
+		t.Fatalf("%d JWKS fetches for 1000 unknown kids", n)
+	}
+
+	// A reload with the same JWKS settings keeps the keys: no fetch.
+	before = provider.fetches.Load()
+	if err := fd.Load(config, harness.Caddyfile); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(k2.token(t, "carol", map[string]any{"jti": "after-reload"})); s != 200 {
+		t.Fatalf("k2 after a reload: %d", s)
+	}
+	if n := provider.fetches.Load() - before; n != 0 {
+		t.Fatalf("%d JWKS fetches caused by a reload, want 0", n)
+	}
+
+	// J12: the JWKS endpoint fails, then hangs.
+	provider.set(func(p *idp) { p.status = http.StatusInternalServerError })
+	if s := get(k1.token(t, "bob", map[string]any{"jti": "during-500"})); s != 200 {
+		t.Fatalf("k1 while the JWKS answers 500: %d", s)
+	}
+	hang := make(chan struct{})
+	defer close(hang)
+	provider.set(func(p *idp) { p.status, p.hang = http.StatusOK, hang })
+	time.Sleep(400 * time.Millisecond)
+	stranger.kid = "trigger-a-fetch"
+	get(stranger.token(t, "mallory", nil)) // waits at most fetch_timeout
+	for i := range 20 {
+		if s := get(k1.token(t, "bob", map[string]any{"jti": fmt.Sprint("hang-", i)})); s != 200 {
+			t.Fatalf("k1 while the JWKS hangs: %d", s)
+		}
+	}
+	out, err := fd.AdminGet("/frontdesk/auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		JWKS []struct {
+			Keys   []struct{ KID string } `json:"keys"`
+			Status struct {
+				Failures int64  `json:"failures"`
+				LastErr  string `json:"last_error"`
+			} `json:"status"`
+		} `json:"jwks"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil || len(st.JWKS) != 1 || len(st.JWKS[0].Keys) != 2 || st.JWKS[0].Status.Failures == 0 {
+		t.Fatalf("/frontdesk/auth: %s (%v)", out, err)
+	}
+}
