@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -222,6 +223,18 @@ func TestAuthExample(t *testing.T) {
 		})
 		if status != 401 || !strings.Contains(body, "<h1>401 Unauthorized</h1>") {
 			t.Fatalf("got %d %s", status, body)
+		}
+	})
+	t.Run("no credential in the logs", func(t *testing.T) {
+		logs, err := os.ReadFile(fd.LogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(logs), `"uri":"/partner/orders"`) {
+			t.Fatalf("no access log lines for /partner/orders; the check proves nothing:\n%s", logs)
+		}
+		if strings.Contains(string(logs), demoAPIKey) || strings.Contains(string(logs), "Bearer ey") {
+			t.Fatal("a credential is in the logs")
 		}
 	})
 	t.Run("admin status", func(t *testing.T) {
