@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,45 +29,6 @@ const (
 	testIssuer   = "https://idp.test/"
 	testAudience = "api://orders"
 )
-
-// idp is a local identity provider: a real JWKS HTTP server on loopback
-// whose keys, status and speed a test changes, and which counts fetches.
-type idp struct {
-	*httptest.Server
-	mu      sync.Mutex
-	keys    []jose.JSONWebKey
-	status  int
-	hang    chan struct{}
-	fetches atomic.Int64
-}
-
-func startIDP(t *testing.T, keys ...jose.JSONWebKey) *idp {
-	t.Helper()
-	p := &idp{keys: keys, status: http.StatusOK}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.fetches.Add(1)
-		p.mu.Lock()
-		keys, status, hang := p.keys, p.status, p.hang
-		p.mu.Unlock()
-		if hang != nil {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: keys})
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *idp) set(f func(p *idp)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(p)
-}
 
 // signer signs tokens with one key.
 type signer struct {
@@ -97,17 +57,7 @@ func (s signer) token(t *testing.T, sub string, extra map[string]any) string {
 	for k, v := range extra {
 		claims[k] = v
 	}
-	js, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key}, (&jose.SignerOptions{}).WithHeader("kid", s.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := js.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := obj.CompactSerialize()
-	return tok
+	return harness.SignJWT(t, s.alg, s.key, map[string]any{"kid": s.kid}, claims)
 }
 
 func newRSASigner(t *testing.T, kid string) signer {
@@ -151,7 +101,7 @@ func call(t *testing.T, url string, header map[string][]string) (int, string, st
 // upstream sees of both.
 func TestAuthExample(t *testing.T) {
 	rs := newRSASigner(t, "k1")
-	provider := startIDP(t, rs.public())
+	provider := harness.StartJWKS(t, rs.public())
 	backend := harness.StartBackend(t, "app")
 	backend.RecordHeaders()
 	listen := harness.FreeAddr(t)
@@ -279,7 +229,7 @@ http://%s {
 // tokens of known keys keep passing.
 func TestAuthJWKSThroughBinary(t *testing.T) {
 	k1, k2 := newRSASigner(t, "k1"), newECSigner(t, "k2")
-	provider := startIDP(t, k1.public())
+	provider := harness.StartJWKS(t, k1.public())
 	backend := harness.StartBackend(t, "app")
 	listen := harness.FreeAddr(t)
 	config := jwksSite(listen, provider.URL, backend)
@@ -292,12 +242,12 @@ func TestAuthJWKSThroughBinary(t *testing.T) {
 	if s := get(k1.token(t, "bob", nil)); s != 200 {
 		t.Fatalf("k1 token: %d", s)
 	}
-	if n := provider.fetches.Load(); n != 1 {
+	if n := provider.Fetches(); n != 1 {
 		t.Fatalf("%d JWKS fetches at start, want 1", n)
 	}
 
 	// J11: the IdP rotates k2 in.
-	provider.set(func(p *idp) { p.keys = append(p.keys, k2.public()) })
+	provider.SetKeys(k1.public(), k2.public())
 	err := harness.Eventually(10*time.Second, 100*time.Millisecond, func() error {
 		if s := get(k2.token(t, "carol", nil)); s != 200 {
 			return fmt.Errorf("k2 token: %d", s)
@@ -312,13 +262,13 @@ func TestAuthJWKSThroughBinary(t *testing.T) {
 			t.Fatalf("k2 token %d: %d", i, s)
 		}
 	}
-	if n := provider.fetches.Load(); n != 2 {
+	if n := provider.Fetches(); n != 2 {
 		t.Fatalf("%d JWKS fetches after the rotation, want 2 (start, new kid)", n)
 	}
 
 	// J10: 1000 parallel requests, each with an unknown kid.
 	time.Sleep(400 * time.Millisecond) // past min_refresh_interval: one fetch is allowed
-	before := provider.fetches.Load()
+	before := provider.Fetches()
 	stranger := newRSASigner(t, "")
 	var wg sync.WaitGroup
 	var refused atomic.Int64
@@ -347,30 +297,31 @@ func TestAuthJWKSThroughBinary(t *testing.T) {
 	}
 	// The storm lasts longer than min_refresh_interval on a slow machine,
 	// so a fetch per interval may happen; never one per request.
-	if n := provider.fetches.Load() - before; n < 1 || n > 10 {
+	if n := provider.Fetches() - before; n < 1 || n > 10 {
 		t.Fatalf("%d JWKS fetches for 1000 unknown kids", n)
 	}
 
 	// A reload with the same JWKS settings keeps the keys: no fetch.
-	before = provider.fetches.Load()
+	before = provider.Fetches()
 	if err := fd.Load(config, harness.Caddyfile); err != nil {
 		t.Fatal(err)
 	}
 	if s := get(k2.token(t, "carol", map[string]any{"jti": "after-reload"})); s != 200 {
 		t.Fatalf("k2 after a reload: %d", s)
 	}
-	if n := provider.fetches.Load() - before; n != 0 {
+	if n := provider.Fetches() - before; n != 0 {
 		t.Fatalf("%d JWKS fetches caused by a reload, want 0", n)
 	}
 
 	// J12: the JWKS endpoint fails, then hangs.
-	provider.set(func(p *idp) { p.status = http.StatusInternalServerError })
+	provider.SetAnswer(http.StatusInternalServerError, "down")
 	if s := get(k1.token(t, "bob", map[string]any{"jti": "during-500"})); s != 200 {
 		t.Fatalf("k1 while the JWKS answers 500: %d", s)
 	}
 	hang := make(chan struct{})
 	defer close(hang)
-	provider.set(func(p *idp) { p.status, p.hang = http.StatusOK, hang })
+	provider.SetKeys(k1.public(), k2.public())
+	provider.Hang(hang)
 	time.Sleep(400 * time.Millisecond)
 	stranger.kid = "trigger-a-fetch"
 	get(stranger.token(t, "mallory", nil)) // waits at most fetch_timeout

@@ -34,7 +34,7 @@ func TestBenchAuth(t *testing.T) {
 	benchEnabled(t)
 	round := benchDuration(t) / 3
 	signer := newRSASigner(t, "k1")
-	provider := startIDP(t, signer.public())
+	provider := harness.StartJWKS(t, signer.public())
 	tok := signer.token(t, "bob", map[string]any{"exp": time.Now().Add(24 * time.Hour).Unix()})
 	keys := filepath.Join(harness.RepoRoot(), "caddyfile", "examples", "auth.keys")
 	jwt := "verify_jwt {\n\t\tjwks_url {jwks}\n\t\tissuer " + testIssuer + "\n\t\taudience " + testAudience + "\n\t\tforward sub X-User-Id\n\t\t%s\n\t}"

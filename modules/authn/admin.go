@@ -2,12 +2,11 @@ package authn
 
 import (
 	"cmp"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"slices"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/adminjson"
 )
 
 func init() {
@@ -31,27 +30,16 @@ func (adminAuth) CaddyModule() caddy.ModuleInfo {
 }
 
 // Routes returns the route of the /frontdesk/auth endpoint.
-func (a adminAuth) Routes() []caddy.AdminRoute {
+func (adminAuth) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{{
 		Pattern: "/frontdesk/auth",
-		Handler: caddy.AdminHandlerFunc(a.handleAuth),
+		Handler: adminjson.Get(func() any { return currentAuthStatus() }),
 	}}
 }
 
 // authStatus is the answer of /frontdesk/auth.
 type authStatus struct {
 	JWKS []jwksStatus `json:"jwks"`
-}
-
-func (adminAuth) handleAuth(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(currentAuthStatus()); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
-	}
-	return nil
 }
 
 // currentAuthStatus describes every pooled remote JWKS set, by URL.

@@ -2,23 +2,7 @@ package authn
 
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
-
-func init() {
-	httpcaddyfile.RegisterHandlerDirective("verify_api_key", parseVerifyAPIKey)
-}
-
-// parseVerifyAPIKey builds Caddy's authentication handler with a
-// hashed_api_key provider from the verify_api_key directive.
-func parseVerifyAPIKey(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	a := new(APIKeyAuth)
-	if err := a.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return authenticationHandler("hashed_api_key", a), nil
-}
 
 // UnmarshalCaddyfile sets up the provider from the verify_api_key
 // directive. Syntax:
@@ -54,9 +38,7 @@ func (a *APIKeyAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "from_query":
 			a.FromQuery, err = oneArg(d)
 		case "require_scopes":
-			if a.RequireScopes = append(a.RequireScopes, d.RemainingArgs()...); len(a.RequireScopes) == 0 {
-				return d.ArgErr()
-			}
+			a.RequireScopes, err = someArgs(d, a.RequireScopes)
 		case "forward":
 			err = forwardArg(d, &a.Forward)
 		case "realm":

@@ -9,18 +9,18 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
 
 // testKeys are generated once per test binary: RSA generation is slow.
@@ -58,24 +58,10 @@ func pemOf(t testing.TB, pub any) string {
 // header values (such as "kid").
 func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, headers map[string]any, claims map[string]any) string {
 	t.Helper()
-	opts := &jose.SignerOptions{}
-	for k, v := range headers {
-		opts.WithHeader(jose.HeaderKey(k), v)
+	if claims == nil {
+		return harness.SignJWT(t, alg, key, headers, []any{})
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return harness.SignJWT(t, alg, key, headers, claims)
 }
 
 // raw assembles a token from a header and payload as given, and a
@@ -179,59 +165,6 @@ func bearer(tok string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://front.test/api/orders", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return r
-}
-
-// jwksServer is a local JWKS endpoint whose document, status and delay a
-// test changes, and which counts its requests.
-type jwksServer struct {
-	*httptest.Server
-	mu      sync.Mutex
-	doc     []byte
-	status  int
-	hang    chan struct{} // while non-nil, requests wait for it to close
-	fetches atomic.Int64
-}
-
-func newJWKSServer(t testing.TB, keys ...jose.JSONWebKey) *jwksServer {
-	t.Helper()
-	s := &jwksServer{status: http.StatusOK}
-	s.setKeys(keys...)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fetches.Add(1)
-		s.mu.Lock()
-		doc, status, hang := s.doc, s.status, s.hang
-		s.mu.Unlock()
-		if hang != nil {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		w.WriteHeader(status)
-		w.Write(doc)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) setKeys(keys ...jose.JSONWebKey) {
-	doc, _ := json.Marshal(jose.JSONWebKeySet{Keys: keys})
-	s.mu.Lock()
-	s.doc = doc
-	s.mu.Unlock()
-}
-
-func (s *jwksServer) setStatus(code int, body string) {
-	s.mu.Lock()
-	s.status, s.doc = code, []byte(body)
-	s.mu.Unlock()
-}
-
-func (s *jwksServer) setHang(ch chan struct{}) {
-	s.mu.Lock()
-	s.hang = ch
-	s.mu.Unlock()
 }
 
 // jwk is the public JWK of key with kid and alg.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,18 @@ type RemoteJWKS struct {
 	// token names a key id not seen yet) waits at most this long; requests
 	// with known keys never wait. Default: 2s.
 	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
+}
+
+// check refuses settings a refresh loop cannot run with; it runs before
+// the set is taken from the pool, so a refused config starts nothing.
+func (rj RemoteJWKS) check() error {
+	if !strings.HasPrefix(rj.URL, "https://") && !strings.HasPrefix(rj.URL, "http://") {
+		return fmt.Errorf("jwks url %q: must be an http or https URL", rj.URL)
+	}
+	if rj.RefreshInterval < 0 || rj.MinRefreshInterval < 0 || rj.FetchTimeout < 0 {
+		return fmt.Errorf("jwks %s: intervals and timeouts must not be negative", rj.URL)
+	}
+	return nil
 }
 
 func (rj RemoteJWKS) withDefaults() RemoteJWKS {
@@ -81,7 +94,6 @@ type jwksSnapshot struct {
 type remoteSet struct {
 	cfg    RemoteJWKS
 	client *http.Client
-	logger atomic.Pointer[zap.Logger]
 
 	snap atomic.Pointer[jwksSnapshot]
 
@@ -112,19 +124,26 @@ type fetchStatus struct {
 	UnknownFetch int64     `json:"fetches_for_unknown_kids"`
 }
 
+// jwksLogger is the logger of the refresh loops. A set outlives the config
+// that started it, so it logs through Caddy's default logger, which follows
+// the running config, never through the logger of a config that may be
+// refused or already gone.
+func jwksLogger() *zap.Logger {
+	return caddy.Log().Named("http.authentication.providers.signed_jwt.jwks")
+}
+
 // acquireRemoteSet returns the pooled set for cfg, creating and starting it
 // if no config holds it yet; release it with releaseRemoteSet.
-func acquireRemoteSet(cfg RemoteJWKS, logger *zap.Logger) (*remoteSet, string, error) {
+func acquireRemoteSet(cfg RemoteJWKS) (*remoteSet, string, error) {
 	cfg = cfg.withDefaults()
 	key := fmt.Sprintf("%s\x00%d\x00%d\x00%d", cfg.URL, cfg.RefreshInterval, cfg.MinRefreshInterval, cfg.FetchTimeout)
 	v, _, err := remoteSets.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return startRemoteSet(cfg, logger), nil
+		return startRemoteSet(cfg), nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	s := v.(*remoteSet)
-	s.logger.Store(logger)
 	select {
 	case <-s.first:
 	case <-time.After(time.Duration(cfg.FetchTimeout)):
@@ -134,14 +153,13 @@ func acquireRemoteSet(cfg RemoteJWKS, logger *zap.Logger) (*remoteSet, string, e
 
 func releaseRemoteSet(key string) { _, _ = remoteSets.Delete(key) }
 
-func startRemoteSet(cfg RemoteJWKS, logger *zap.Logger) *remoteSet {
+func startRemoteSet(cfg RemoteJWKS) *remoteSet {
 	s := &remoteSet{
 		cfg:     cfg,
 		client:  &http.Client{Timeout: time.Duration(cfg.FetchTimeout)},
 		unknown: map[string]time.Time{},
 		done:    make(chan struct{}),
 	}
-	s.logger.Store(logger)
 	s.snap.Store(&jwksSnapshot{keys: map[string][]*verifyKey{}})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.first = s.refresh("start", true)
@@ -164,7 +182,7 @@ func (s *remoteSet) loop(first <-chan struct{}) {
 	defer close(s.done)
 	defer func() {
 		if r := recover(); r != nil {
-			s.logger.Load().Error("JWKS refresh loop panicked", zap.String("url", s.cfg.URL), zap.Any("panic", r))
+			jwksLogger().Error("JWKS refresh loop panicked", zap.String("url", s.cfg.URL), zap.Any("panic", r))
 		}
 	}()
 	failures := 0
@@ -227,7 +245,7 @@ func (s *remoteSet) fetch(done chan struct{}) {
 		s.mu.Unlock()
 		close(done)
 	}()
-	logger := s.logger.Load()
+	logger := jwksLogger()
 	if err != nil {
 		s.status.Failures++
 		s.status.LastError = err.Error()

@@ -9,10 +9,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
 
 // remoteJWT is a provider with one remote JWKS at srv.
-func remoteJWT(t testing.TB, srv *jwksServer, mod func(*RemoteJWKS)) *JWTAuth {
+func remoteJWT(t testing.TB, srv *harness.JWKS, mod func(*RemoteJWKS)) *JWTAuth {
 	t.Helper()
 	rj := RemoteJWKS{URL: srv.URL, FetchTimeout: caddy.Duration(300 * time.Millisecond)}
 	if mod != nil {
@@ -34,12 +36,12 @@ func allowFetchNow(s *remoteSet) {
 
 func TestRemoteJWKSFetchedAtStart(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
 	j := remoteJWT(t, srv, nil)
 	if res := try(t, j, bearer(sign(t, jose.RS256, k.rsa, map[string]any{"kid": "k1"}, validClaims(nil)))); !res.authed {
 		t.Fatalf("refused right after start: %d", res.status())
 	}
-	if n := srv.fetches.Load(); n != 1 {
+	if n := srv.Fetches(); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
@@ -48,9 +50,9 @@ func TestRemoteJWKSFetchedAtStart(t *testing.T) {
 // fetch, then passes; later tokens of that kid cause none.
 func TestRemoteJWKSRotation(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
 	j := remoteJWT(t, srv, nil)
-	srv.setKeys(jwk(&k.rsa.PublicKey, "k1", "RS256"), jwk(&k.ec.PublicKey, "k3", "ES256"))
+	srv.SetKeys(jwk(&k.rsa.PublicKey, "k1", "RS256"), jwk(&k.ec.PublicKey, "k3", "ES256"))
 	allowFetchNow(j.remote[0])
 
 	for i := range 5 {
@@ -59,7 +61,7 @@ func TestRemoteJWKSRotation(t *testing.T) {
 			t.Fatalf("token %d with the new kid refused: %d %s", i, res.status(), res.rec.Body)
 		}
 	}
-	if n := srv.fetches.Load(); n != 2 {
+	if n := srv.Fetches(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (start and the new kid)", n)
 	}
 }
@@ -69,10 +71,10 @@ func TestRemoteJWKSRotation(t *testing.T) {
 // fetch (single flight, then min_refresh_interval), and all get 401.
 func TestRemoteJWKSUnknownKidStorm(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
 	j := remoteJWT(t, srv, nil)
 	allowFetchNow(j.remote[0])
-	before := srv.fetches.Load()
+	before := srv.Fetches()
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -92,7 +94,7 @@ func TestRemoteJWKSUnknownKidStorm(t *testing.T) {
 	if statuses[401] != 1000 {
 		t.Fatalf("statuses %v, want 1000 × 401", statuses)
 	}
-	if n := srv.fetches.Load() - before; n != 1 {
+	if n := srv.Fetches() - before; n != 1 {
 		t.Fatalf("%d fetches for 1000 unknown kids, want 1", n)
 	}
 	// The same kids again: remembered as unknown, no fetch even once the
@@ -103,7 +105,7 @@ func TestRemoteJWKSUnknownKidStorm(t *testing.T) {
 	for i := range 50 {
 		try(t, j, bearer(sign(t, jose.RS256, k.rsa, map[string]any{"kid": fmt.Sprintf("rnd-%d", i)}, validClaims(nil))))
 	}
-	if n := srv.fetches.Load() - before; n != 1 {
+	if n := srv.Fetches() - before; n != 1 {
 		t.Fatalf("%d fetches after repeating known-unknown kids, want still 1", n)
 	}
 }
@@ -112,16 +114,16 @@ func TestRemoteJWKSUnknownKidStorm(t *testing.T) {
 // returns garbage, tokens of known keys keep passing, without waiting.
 func TestRemoteJWKSDown(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
 	j := remoteJWT(t, srv, nil)
 	s := j.remote[0]
 	known := func(i int) result {
 		return try(t, j, bearer(sign(t, jose.RS256, k.rsa, map[string]any{"kid": "k1"}, validClaims(map[string]any{"jti": fmt.Sprint(i)}))))
 	}
 	for name, breakIt := range map[string]func(){
-		"500":          func() { srv.setStatus(http.StatusInternalServerError, "oops") },
-		"invalid JSON": func() { srv.setStatus(http.StatusOK, "{not json") },
-		"no keys":      func() { srv.setStatus(http.StatusOK, `{"keys":[]}`) },
+		"500":          func() { srv.SetAnswer(http.StatusInternalServerError, "oops") },
+		"invalid JSON": func() { srv.SetAnswer(http.StatusOK, "{not json") },
+		"no keys":      func() { srv.SetAnswer(http.StatusOK, `{"keys":[]}`) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			breakIt()
@@ -137,7 +139,7 @@ func TestRemoteJWKSDown(t *testing.T) {
 
 	t.Run("hanging", func(t *testing.T) {
 		release := make(chan struct{})
-		srv.setHang(release)
+		srv.Hang(release)
 		defer close(release)
 		fetch := s.refresh("test", true) // runs until the fetch timeout
 		// Requests with the known kid finish while the fetch hangs.
@@ -160,7 +162,7 @@ func TestRemoteJWKSDown(t *testing.T) {
 // refused reload leaves it as it was.
 func TestRemoteJWKSSharedAcrossReloads(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
 	old := remoteJWT(t, srv, nil)
 	next := remoteJWT(t, srv, nil)
 	if old.remote[0] != next.remote[0] {
@@ -178,7 +180,7 @@ func TestRemoteJWKSSharedAcrossReloads(t *testing.T) {
 	if res := try(t, next, bearer(sign(t, jose.RS256, k.rsa, map[string]any{"kid": "k1"}, validClaims(nil)))); !res.authed {
 		t.Fatalf("refused after the old config let go: %d", res.status())
 	}
-	if n := srv.fetches.Load(); n != 1 {
+	if n := srv.Fetches(); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
@@ -187,13 +189,13 @@ func TestRemoteJWKSSharedAcrossReloads(t *testing.T) {
 // refused once its key left the JWKS.
 func TestRemoteJWKSRemovedKey(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t, jwk(&k.rsa.PublicKey, "k1", "RS256"), jwk(&k.ec.PublicKey, "k2", "ES256"))
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"), jwk(&k.ec.PublicKey, "k2", "ES256"))
 	j := remoteJWT(t, srv, nil)
 	tok := sign(t, jose.RS256, k.rsa, map[string]any{"kid": "k1"}, validClaims(nil))
 	if res := try(t, j, bearer(tok)); !res.authed {
 		t.Fatalf("refused: %d", res.status())
 	}
-	srv.setKeys(jwk(&k.ec.PublicKey, "k2", "ES256"))
+	srv.SetKeys(jwk(&k.ec.PublicKey, "k2", "ES256"))
 	<-j.remote[0].refresh("test", true)
 	if res := try(t, j, bearer(tok)); res.authed {
 		t.Fatal("a token of a removed key passed from the cache")
@@ -202,7 +204,7 @@ func TestRemoteJWKSRemovedKey(t *testing.T) {
 
 func TestRemoteJWKSPinning(t *testing.T) {
 	k := testKeys()
-	srv := newJWKSServer(t,
+	srv := harness.StartJWKS(t,
 		jwk(&k.rsa.PublicKey, "rs", ""),                                            // no alg: pinned to RS256 by type
 		jose.JSONWebKey{Key: []byte(testSecret), KeyID: "oct", Algorithm: "HS256"}, // symmetric: refused
 		jwk(&k.ec.PublicKey, "ec", "ES256"),

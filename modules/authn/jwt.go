@@ -192,7 +192,10 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("forward: %v", err)
 	}
 	for _, rj := range j.JWKS {
-		set, key, err := acquireRemoteSet(rj, j.logger)
+		if err := rj.check(); err != nil {
+			return err
+		}
+		set, key, err := acquireRemoteSet(rj)
 		if err != nil {
 			return fmt.Errorf("jwks %s: %v", rj.URL, err)
 		}
@@ -206,14 +209,6 @@ func (j *JWTAuth) Provision(ctx caddy.Context) error {
 func (j *JWTAuth) Validate() error {
 	if len(j.static) == 0 && len(j.remote) == 0 {
 		return fmt.Errorf("no keys: give a key, a jwks file or a jwks url")
-	}
-	for _, rj := range j.JWKS {
-		if !strings.HasPrefix(rj.URL, "https://") && !strings.HasPrefix(rj.URL, "http://") {
-			return fmt.Errorf("jwks url %q: must be an http or https URL", rj.URL)
-		}
-		if rj.RefreshInterval < 0 || rj.MinRefreshInterval < 0 || rj.FetchTimeout < 0 {
-			return fmt.Errorf("jwks %s: intervals and timeouts must not be negative", rj.URL)
-		}
 	}
 	if j.Leeway < 0 {
 		return fmt.Errorf("leeway must not be negative")

@@ -4,34 +4,8 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 )
-
-func init() {
-	httpcaddyfile.RegisterHandlerDirective("verify_jwt", parseVerifyJWT)
-}
-
-// parseVerifyJWT builds Caddy's authentication handler with a signed_jwt
-// provider from the verify_jwt directive.
-func parseVerifyJWT(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	j := new(JWTAuth)
-	if err := j.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return authenticationHandler("signed_jwt", j), nil
-}
-
-// authenticationHandler is Caddy's authentication handler with one
-// provider.
-func authenticationHandler(name string, provider caddyauth.Authenticator) *caddyauth.Authentication {
-	return &caddyauth.Authentication{
-		ProvidersRaw: caddy.ModuleMap{name: caddyconfig.JSON(provider, nil)},
-	}
-}
 
 // UnmarshalCaddyfile sets up the provider from the verify_jwt directive.
 // Syntax:
@@ -67,55 +41,28 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		var err error
 		switch opt {
 		case "secret", "public_key", "public_key_file":
-			args := d.RemainingArgs()
-			if len(args) < 2 || len(args) > 3 {
-				return d.Errf("%s takes <alg> <value> [<kid>]", opt)
-			}
-			k := StaticKey{Algorithm: args[0]}
-			if len(args) == 3 {
-				k.ID = args[2]
-			}
-			switch opt {
-			case "secret":
-				k.Secret = args[1]
-			case "public_key":
-				k.PublicKey = args[1]
-			default:
-				k.PublicKeyFile = args[1]
-			}
-			j.Keys = append(j.Keys, k)
+			err = j.unmarshalKey(d)
 		case "jwks_file":
-			path, err := oneArg(d)
-			if err != nil {
-				return err
-			}
+			var path string
+			path, err = oneArg(d)
 			j.JWKSFiles = append(j.JWKSFiles, path)
 		case "jwks_url":
-			rj, err := unmarshalRemoteJWKS(d)
-			if err != nil {
-				return err
-			}
+			var rj RemoteJWKS
+			rj, err = unmarshalRemoteJWKS(d)
 			j.JWKS = append(j.JWKS, rj)
 		case "algorithms":
-			if j.Algorithms = d.RemainingArgs(); len(j.Algorithms) == 0 {
-				return d.ArgErr()
-			}
+			j.Algorithms, err = someArgs(d, j.Algorithms)
 		case "issuer":
-			if j.Issuers = append(j.Issuers, d.RemainingArgs()...); len(j.Issuers) == 0 {
-				return d.ArgErr()
-			}
+			j.Issuers, err = someArgs(d, j.Issuers)
 		case "audience":
-			if j.Audiences = append(j.Audiences, d.RemainingArgs()...); len(j.Audiences) == 0 {
-				return d.ArgErr()
-			}
+			j.Audiences, err = someArgs(d, j.Audiences)
+		case "claims":
+			j.Claims, err = someArgs(d, j.Claims)
 		case "leeway":
-			dur, err := durationArg(d)
-			if err != nil {
-				return err
-			}
-			j.Leeway = dur
+			j.Leeway, err = durationArg(d)
 		case "allow_missing_exp":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -131,55 +78,65 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			j.Require[args[0]] = append(j.Require[args[0]], args[1:]...)
 		case "from_cookie":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			j.FromCookie = v
+			j.FromCookie, err = oneArg(d)
 		case "from_query":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			j.FromQuery = v
+			j.FromQuery, err = oneArg(d)
 		case "user_claim":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			j.UserClaim = v
-		case "claims":
-			if j.Claims = append(j.Claims, d.RemainingArgs()...); len(j.Claims) == 0 {
-				return d.ArgErr()
-			}
+			j.UserClaim, err = oneArg(d)
 		case "forward":
-			if err := forwardArg(d, &j.Forward); err != nil {
-				return err
-			}
+			err = forwardArg(d, &j.Forward)
 		case "cache_size":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			if v == "off" {
-				j.CacheSize = -1
-				break
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return d.Errf("cache_size: %q is neither a positive number nor off", v)
-			}
-			j.CacheSize = n
+			err = j.unmarshalCacheSize(d)
 		case "realm":
-			v, err := oneArg(d)
-			if err != nil {
-				return err
-			}
-			j.Realm = v
+			j.Realm, err = oneArg(d)
 		default:
 			return d.Errf("unknown verify_jwt option %q", opt)
 		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// unmarshalKey reads `secret|public_key|public_key_file <alg> <value> [<kid>]`.
+func (j *JWTAuth) unmarshalKey(d *caddyfile.Dispenser) error {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return d.Errf("%s takes <alg> <value> [<kid>]", opt)
+	}
+	k := StaticKey{Algorithm: args[0]}
+	if len(args) == 3 {
+		k.ID = args[2]
+	}
+	switch opt {
+	case "secret":
+		k.Secret = args[1]
+	case "public_key":
+		k.PublicKey = args[1]
+	default:
+		k.PublicKeyFile = args[1]
+	}
+	j.Keys = append(j.Keys, k)
+	return nil
+}
+
+// unmarshalCacheSize reads `cache_size <n>|off`.
+func (j *JWTAuth) unmarshalCacheSize(d *caddyfile.Dispenser) error {
+	v, err := oneArg(d)
+	if err != nil {
+		return err
+	}
+	if v == "off" {
+		j.CacheSize = -1
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return d.Errf("cache_size: %q is neither a positive number nor off", v)
+	}
+	j.CacheSize = n
 	return nil
 }
 
@@ -208,45 +165,6 @@ func unmarshalRemoteJWKS(d *caddyfile.Dispenser) (RemoteJWKS, error) {
 		}
 	}
 	return rj, nil
-}
-
-// oneArg reads the single argument of an option.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return "", d.Errf("%s takes exactly one argument", d.Val())
-	}
-	return args[0], nil
-}
-
-// durationArg reads the single duration argument of an option.
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	opt := d.Val()
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return 0, d.Errf("%s: %v", opt, err)
-	}
-	return caddy.Duration(dur), nil
-}
-
-// forwardArg reads `forward <source> <header>` into m.
-func forwardArg(d *caddyfile.Dispenser, m *map[string]string) error {
-	args := d.RemainingArgs()
-	if len(args) != 2 {
-		return d.Errf("forward takes <source> <header>")
-	}
-	if *m == nil {
-		*m = map[string]string{}
-	}
-	if _, dup := (*m)[args[0]]; dup {
-		return d.Errf("forward %s: given twice", args[0])
-	}
-	(*m)[args[0]] = args[1]
-	return nil
 }
 
 // Interface guard

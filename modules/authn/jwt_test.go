@@ -346,3 +346,24 @@ func TestJWTConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJWTRefusedConfigStartsNothing checks that JWKS settings a refresh
+// loop cannot run with are refused before a set is taken from the pool.
+func TestJWTRefusedConfigStartsNothing(t *testing.T) {
+	for name, rj := range map[string]RemoteJWKS{
+		"not http":         {URL: "file:///etc/passwd"},
+		"negative refresh": {URL: "http://127.0.0.1:1/jwks", RefreshInterval: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			j := &JWTAuth{JWKS: []RemoteJWKS{rj}}
+			ctx, cancel := newTestContext()
+			defer cancel()
+			if err := j.Provision(ctx); err == nil {
+				t.Fatal("accepted")
+			}
+			if len(j.remoteKeys) != 0 {
+				t.Fatal("a JWKS set was taken from the pool")
+			}
+		})
+	}
+}

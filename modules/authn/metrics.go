@@ -1,10 +1,10 @@
 package authn
 
 import (
-	"errors"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/metricsreg"
 )
 
 // The collectors live at package level, so counters survive reloads; every
@@ -20,22 +20,10 @@ var (
 		Name: "jwks_fetches_total",
 		Help: "Fetches of remote JWKS sets, by URL and result (ok or error).",
 	}, []string{"url", "result"})
-	collectors = []prometheus.Collector{authResults, jwksFetches}
 )
 
 // registerMetrics registers the package's collectors into the config's
-// registry; several modules share it, so an existing registration is fine.
+// registry.
 func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
+	return metricsreg.Register(ctx, authResults, jwksFetches)
 }
