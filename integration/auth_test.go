@@ -5,7 +5,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -352,5 +354,58 @@ func TestAuthJWKSThroughBinary(t *testing.T) {
 	}
 	if err := json.Unmarshal(out, &st); err != nil || len(st.JWKS) != 1 || len(st.JWKS[0].Keys) != 2 || st.JWKS[0].Status.Failures == 0 {
 		t.Fatalf("/frontdesk/auth: %s (%v)", out, err)
+	}
+}
+
+// TestAuthJSONConfig loads the providers as JSON, the way an admin API
+// client would: Caddy's authentication handler with hashed_api_key, then
+// with signed_jwt and a static key.
+func TestAuthJSONConfig(t *testing.T) {
+	listen := harness.FreeAddr(t)
+	signer := newECSigner(t, "es1")
+	pemKey, err := x509.MarshalPKIXPublicKey(signer.public().Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pemKey}))
+	site := func(provider string, cfg any) string {
+		c, _ := json.Marshal(map[string]any{
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"front": map[string]any{
+				"listen": []string{listen},
+				"routes": []any{map[string]any{"handle": []any{
+					map[string]any{"handler": "authentication", "providers": map[string]any{provider: cfg}},
+					map[string]any{"handler": "static_response", "body": "hello {http.auth.user.id}"},
+				}}},
+			}}}},
+		})
+		return string(c)
+	}
+	fd := harness.StartFrontdesk(t, site("hashed_api_key", map[string]any{
+		"keys": []any{map[string]any{"id": "json-client", "hash": "sha256:1db4ea20596e5b46afb54385f2dd5af80e39f7a70db3d424aaa5577369ecafe3"}},
+	}), harness.JSON)
+	url := "http://" + listen + "/"
+	if status, _, body := call(t, url, map[string][]string{"X-API-Key": {demoAPIKey}}); status != 200 || body != "hello json-client" {
+		t.Fatalf("API key: %d %q", status, body)
+	}
+	if status, _, _ := call(t, url, nil); status != 401 {
+		t.Fatalf("no key: %d", status)
+	}
+	err = fd.Load(site("signed_jwt", map[string]any{
+		"keys":      []any{map[string]any{"kid": "es1", "alg": "ES256", "public_key": pemText}},
+		"issuers":   []string{testIssuer},
+		"audiences": []string{testAudience},
+	}), harness.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := call(t, url, map[string][]string{"Authorization": {"Bearer " + signer.token(t, "dana", nil)}}); status != 200 || body != "hello dana" {
+		t.Fatalf("JWT: %d %q", status, body)
+	}
+	// A config the provider refuses leaves the running one serving.
+	if err := fd.Load(site("signed_jwt", map[string]any{"keys": []any{map[string]any{"alg": "HS256", "secret": "short"}}}), harness.JSON); err == nil {
+		t.Fatal("a 5-byte HS256 secret was accepted")
+	}
+	if status, _, _ := call(t, url, map[string][]string{"Authorization": {"Bearer " + signer.token(t, "dana", nil)}}); status != 200 {
+		t.Fatalf("after a refused reload: %d", status)
 	}
 }
