@@ -17,13 +17,7 @@ import (
 //		realm          <realm>
 //	}
 func (a *APIKeyAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
+	return eachOption(d, func(opt string) (err error) {
 		switch opt {
 		case "keys_file":
 			a.KeysFile, err = oneArg(d)
@@ -46,11 +40,8 @@ func (a *APIKeyAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unknown verify_api_key option %q", opt)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // Interface guard

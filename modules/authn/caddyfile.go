@@ -36,6 +36,21 @@ func authDirective(name string, newProvider func() provider) httpcaddyfile.Unmar
 	}
 }
 
+// eachOption reads a directive that takes no arguments (Caddy takes its
+// matcher) and runs set for each option of its block.
+func eachOption(d *caddyfile.Dispenser, set func(opt string) error) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		if err := set(d.Val()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // oneArg reads the single argument of an option.
 func oneArg(d *caddyfile.Dispenser) (string, error) {
 	args := d.RemainingArgs()

@@ -35,13 +35,7 @@ import (
 //		realm             <realm>
 //	}
 func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		var err error
+	return eachOption(d, func(opt string) (err error) {
 		switch opt {
 		case "secret", "public_key", "public_key_file":
 			err = j.unmarshalKey(d)
@@ -92,11 +86,8 @@ func (j *JWTAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unknown verify_jwt option %q", opt)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // unmarshalKey reads `secret|public_key|public_key_file <alg> <value> [<kid>]`.
