@@ -5,13 +5,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -407,5 +410,52 @@ func TestAuthJSONConfig(t *testing.T) {
 	}
 	if status, _, _ := call(t, url, map[string][]string{"Authorization": {"Bearer " + signer.token(t, "dana", nil)}}); status != 200 {
 		t.Fatalf("after a refused reload: %d", status)
+	}
+}
+
+// TestAuthKeyCommands runs the binary's hash-api-key and gen-api-key: the
+// key from stdin, --key or the argument hashes to its SHA-256, and a
+// generated key's keys file line holds that key's hash.
+func TestAuthKeyCommands(t *testing.T) {
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(harness.Binary(t), args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("frontdesk %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	want := func(key string) string {
+		sum := sha256.Sum256([]byte(key))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	for name, got := range map[string]string{
+		"stdin":    run(demoAPIKey+"\n", "hash-api-key"),
+		"--key":    run("", "hash-api-key", "--key", demoAPIKey),
+		"argument": run("", "hash-api-key", demoAPIKey),
+	} {
+		if got != want(demoAPIKey) {
+			t.Errorf("%s: %q, want %q", name, got, want(demoAPIKey))
+		}
+	}
+	// The example keys file holds the demo key by this hash.
+	if keys := readExample(t, "auth.keys"); !strings.Contains(keys, "demo-partner "+want(demoAPIKey)) {
+		t.Errorf("auth.keys does not hold the demo key's hash")
+	}
+
+	out := run("", "gen-api-key", "--id", "acme", "--scopes", "orders:read", "--owner", "ACME")
+	var key, line string
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "key:"); ok {
+			key = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "line:"); ok {
+			line = strings.TrimSpace(v)
+		}
+	}
+	if !strings.HasPrefix(key, "fdk_") || line != "acme "+want(key)+" scopes=orders:read owner=ACME" {
+		t.Fatalf("gen-api-key printed:\n%s", out)
 	}
 }

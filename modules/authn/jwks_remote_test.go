@@ -110,6 +110,22 @@ func TestRemoteJWKSUnknownKidStorm(t *testing.T) {
 	}
 }
 
+// TestRemoteJWKSPathKid is J7 with a remote JWKS: a kid shaped like a
+// path is refused without a fetch, even when a fetch would be allowed.
+func TestRemoteJWKSPathKid(t *testing.T) {
+	k := testKeys()
+	srv := harness.StartJWKS(t, jwk(&k.rsa.PublicKey, "k1", "RS256"))
+	j := remoteJWT(t, srv, nil)
+	allowFetchNow(j.remote[0])
+	before := srv.Fetches()
+	if res := try(t, j, bearer(sign(t, jose.RS256, k.rsa, map[string]any{"kid": "../../../../dev/null"}, validClaims(nil)))); res.authed {
+		t.Fatal("a path-shaped kid passed")
+	}
+	if n := srv.Fetches() - before; n != 0 {
+		t.Fatalf("a path-shaped kid caused %d fetches", n)
+	}
+}
+
 // TestRemoteJWKSDown is J12: while the JWKS endpoint fails, hangs or
 // returns garbage, tokens of known keys keep passing, without waiting.
 func TestRemoteJWKSDown(t *testing.T) {
