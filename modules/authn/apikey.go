@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
@@ -56,6 +57,8 @@ type APIKeyAuth struct {
 	// The realm of the WWW-Authenticate challenge. Default: "restricted".
 	Realm string `json:"realm,omitempty"`
 
+	// headerKey is Header in canonical form, the key of http.Header.
+	headerKey  string
 	store      *keyStore
 	forwarding forwarding
 	gate
@@ -80,8 +83,8 @@ func (a *APIKeyAuth) Provision(ctx caddy.Context) error {
 	if a.Realm == "" {
 		a.Realm = "restricted"
 	}
-	a.Header = textproto.CanonicalMIMEHeaderKey(a.Header)
-	a.gate = newGate("hashed_api_key", "APIKey", a.Realm, "header="+fmt.Sprintf("%q", a.Header), ctx.Logger())
+	a.headerKey = textproto.CanonicalMIMEHeaderKey(a.Header)
+	a.gate = newGate("hashed_api_key", "APIKey", a.Realm, "header="+strconv.Quote(a.Header), ctx.Logger())
 	keys := slices.Clone(a.Keys)
 	if a.KeysFile != "" {
 		more, err := readKeysFile(a.KeysFile)
@@ -163,9 +166,9 @@ func (a *APIKeyAuth) Authenticate(w http.ResponseWriter, r *http.Request) (caddy
 // returns it; exactly one must have been sent.
 func (a *APIKeyAuth) take(r *http.Request) (string, *failure) {
 	var found []string
-	if vals, ok := r.Header[a.Header]; ok {
+	if vals, ok := r.Header[a.headerKey]; ok {
 		found = append(found, vals...)
-		delete(r.Header, a.Header)
+		delete(r.Header, a.headerKey)
 	}
 	if a.FromQuery != "" {
 		q := r.URL.Query()

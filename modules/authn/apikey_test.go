@@ -90,7 +90,7 @@ func TestAPIKeyAttacks(t *testing.T) {
 				t.Fatalf("got %d (authed %v), want 401", res.status(), res.authed)
 			}
 			wa := res.rec.Header().Get("WWW-Authenticate")
-			if !strings.HasPrefix(wa, `APIKey realm="restricted", header="X-Api-Key"`) {
+			if !strings.HasPrefix(wa, `APIKey realm="restricted", header="X-API-Key"`) {
 				t.Fatalf("WWW-Authenticate %q", wa)
 			}
 			if v := tc.req.Header.Values("X-Api-Key"); len(v) != 0 {
