@@ -8,6 +8,7 @@ import (
 	_ "github.com/frontdesk-proxy/frontdesk/caddyfile"
 
 	// The capabilities, one package each.
+	_ "github.com/frontdesk-proxy/frontdesk/modules/authn"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/firewall"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"

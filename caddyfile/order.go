@@ -28,4 +28,10 @@ func init() {
 	// after the auth directive (see the README).
 	httpcaddyfile.RegisterDirectiveOrder("access_rules", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("request_limit", httpcaddyfile.Before, "basic_auth")
+	// The authentication directives sit between Caddy's basic_auth and
+	// forward_auth: after the rewrites (so they see the final path),
+	// before request_header and before anything that answers or proxies.
+	// A route with both checks a JWT first.
+	httpcaddyfile.RegisterDirectiveOrder("verify_jwt", httpcaddyfile.Before, "forward_auth")
+	httpcaddyfile.RegisterDirectiveOrder("verify_api_key", httpcaddyfile.Before, "forward_auth")
 }

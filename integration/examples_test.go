@@ -63,4 +63,15 @@ func TestQuickstartExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not every room answered: %v", err)
 	}
+
+	// The partner area: 401 without a key, and the demo key gets in as
+	// the demo partner.
+	partner := fmt.Sprintf("http://127.0.0.1:%d/partner/orders", listen)
+	if status, challenge, _ := call(t, partner, nil); status != http.StatusUnauthorized || !strings.HasPrefix(challenge, "APIKey ") {
+		t.Fatalf("partner area without a key: %d %q", status, challenge)
+	}
+	status, _, body := call(t, partner, map[string][]string{"X-API-Key": {demoAPIKey}})
+	if status != http.StatusOK || !strings.Contains(body, "serves partner demo-partner") {
+		t.Fatalf("partner area with the demo key: %d %q", status, body)
+	}
 }

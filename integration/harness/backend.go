@@ -24,6 +24,10 @@ type Backend struct {
 	failed      atomic.Int64
 	// counted numbers the requests that may fail, for shouldFail.
 	counted atomic.Int64
+	// lastHeader is the request header of the latest request other than
+	// a health check, while recordHeaders is set.
+	recordHeaders atomic.Bool
+	lastHeader    atomic.Pointer[http.Header]
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -76,6 +80,11 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("X-Backend", b.Name)
+	if r.URL.Path != "/healthz" && b.recordHeaders.Load() {
+		h := r.Header.Clone()
+		h.Set("X-Request-Uri", r.RequestURI)
+		b.lastHeader.Store(&h)
+	}
 	if r.URL.Path != "/healthz" && b.shouldFail() {
 		b.failed.Add(1)
 		w.WriteHeader(int(b.errorStatus.Load()))
@@ -107,6 +116,22 @@ func (b *Backend) SetErrorRate(rate float64) { b.errorRate.Store(uint64(rate * 1
 
 // SetErrorStatus sets the status of failed answers.
 func (b *Backend) SetErrorStatus(code int) { b.errorStatus.Store(int64(code)) }
+
+// RecordHeaders makes the backend keep the request header of its latest
+// request, for LastHeader. It is off by default, to keep the copy out of
+// load tests.
+func (b *Backend) RecordHeaders() { b.recordHeaders.Store(true) }
+
+// LastHeader returns the request header of the latest request the
+// backend got since RecordHeaders (except health checks), with its request
+// URI as X-Request-Uri; nil before the first. It shows what a proxy
+// passed on.
+func (b *Backend) LastHeader() http.Header {
+	if h := b.lastHeader.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
 
 // Served counts requests answered with 200; Failed those failed on purpose.
 func (b *Backend) Served() int64 { return b.served.Load() }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ type LoadConfig struct {
 	// Timeout bounds each request, from connect to the end of the body.
 	// Default: 10s.
 	Timeout time.Duration
+	// Header holds extra request headers sent with every request (an
+	// Authorization header, say).
+	Header http.Header
 }
 
 // LoadResult counts what happened in a load run. Every request ends in
@@ -179,7 +183,11 @@ const maxSamples = 2_000_000
 
 func (l *Load) worker(ctx context.Context) {
 	defer l.wg.Done()
-	raw := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: frontdesk-loadgen\r\n\r\n", l.cfg.Path, l.cfg.Host)
+	var extra strings.Builder
+	if err := l.cfg.Header.Write(&extra); err != nil {
+		panic(err) // an http.Header always writes to a strings.Builder
+	}
+	raw := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: frontdesk-loadgen\r\n%s\r\n", l.cfg.Path, l.cfg.Host, extra.String())
 	req, _ := http.NewRequest(http.MethodGet, "http://"+l.cfg.Host+l.cfg.Path, nil)
 	var (
 		conn  net.Conn

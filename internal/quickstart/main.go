@@ -20,6 +20,9 @@ import (
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
 )
 
+// demoAPIKey is the public demo key whose hash quickstart.Caddyfile holds.
+const demoAPIKey = "fdk_demo_partner_key_do_not_use_in_production"
+
 func main() {
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: quickstart <frontdesk binary> <Caddyfile>")
@@ -60,6 +63,9 @@ func main() {
 Frontdesk is serving the quickstart. Try:
 
   curl %[1]s/                             one of the demo rooms answers
+  curl -i %[1]s/partner/orders            401: the partner area needs an API key
+  curl -H 'X-API-Key: %[4]s' \
+       %[1]s/partner/orders               the demo partner's key gets in
   curl http://%[2]s/frontdesk/upstreams       the proxy's view of the rooms: latency, load, breakers
   curl -i %[1]s/staff/keys                    403: the firewall keeps guests out of /staff
   for i in $(seq 25); do curl -s -o /dev/null -w '%%{http_code} ' %[1]s/; done
@@ -70,7 +76,7 @@ Frontdesk is serving the quickstart. Try:
 
 Change the running config without a restart:
   curl -X POST -H 'Content-Type: text/caddyfile' --data-binary @%[3]s http://%[2]s/load
-`, front, admin, os.Args[2])
+`, front, admin, os.Args[2], demoAPIKey)
 		if cluster != nil {
 			printMySQL(cluster, env("FRONTDESK_MYSQL_LISTEN", "127.0.0.1:3307"), admin)
 		} else {

@@ -2,12 +2,11 @@ package healthlb
 
 import (
 	"cmp"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"slices"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/adminjson"
 )
 
 func init() {
@@ -31,31 +30,14 @@ func (adminUpstreams) CaddyModule() caddy.ModuleInfo {
 }
 
 // Routes returns the route of the /frontdesk/upstreams endpoint.
-func (al adminUpstreams) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{
-		Pattern: "/frontdesk/upstreams",
-		Handler: caddy.AdminHandlerFunc(al.handleUpstreams),
-	}}
+func (adminUpstreams) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{adminjson.Route("/frontdesk/upstreams", func() any { return allScopes() })}
 }
 
 // scopeStatus is one scope in the answer of /frontdesk/upstreams.
 type scopeStatus struct {
 	Scope     string     `json:"scope"`
 	Upstreams []Snapshot `json:"upstreams"`
-}
-
-func (adminUpstreams) handleUpstreams(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{
-			HTTPStatus: http.StatusMethodNotAllowed,
-			Err:        fmt.Errorf("method not allowed"),
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(allScopes()); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
-	}
-	return nil
 }
 
 // allScopes returns the snapshots of every scope, ordered by scope name.

@@ -1,11 +1,9 @@
 package mysqlproxy
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/adminjson"
 )
 
 func init() {
@@ -27,15 +25,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Routes returns the admin routes of the mysql app.
 func (adminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/mysql/servers", Handler: caddy.AdminHandlerFunc(serveServers)}}
-}
-
-func serveServers(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(allStatus())
+	return []caddy.AdminRoute{adminjson.Route("/mysql/servers", func() any { return allStatus() })}
 }
 
 var _ caddy.AdminRouter = adminAPI{}

@@ -1,10 +1,10 @@
 package mysqlproxy
 
 import (
-	"errors"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/promreg"
 )
 
 // collector exposes the mysql app's counters and backend states as
@@ -79,16 +79,7 @@ func boolValue(b bool) float64 {
 // registerMetrics adds the collector to the config's metrics registry,
 // served on the admin API's /metrics.
 func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	if err := reg.Register(collector{}); err != nil {
-		if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
-			return err
-		}
-	}
-	return nil
+	return promreg.Register(ctx, collector{})
 }
 
 var _ prometheus.Collector = collector{}
