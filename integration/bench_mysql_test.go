@@ -188,7 +188,9 @@ func TestBenchMySQL(t *testing.T) {
 		}
 	}
 	on, off := combineRuns(rywRuns["frontdesk"]), combineRuns(rywRuns["fd-ryw-off"])
-	share := func(r sbResult) float64 { return 100 * safeDiv(float64(r.replicaReads), float64(r.replicaReads+r.primaryReads)) }
+	share := func(r sbResult) float64 {
+		return 100 * safeDiv(float64(r.replicaReads), float64(r.replicaReads+r.primaryReads))
+	}
 	t.Logf("%s --skip_trx=on at 8 threads: read_your_writes session %.0f QPS (p95 %.2f ms, %.0f%% of reads on replicas), "+
 		"off %.0f QPS (p95 %.2f ms, %.0f%% on replicas): session/off %.2fx",
 		rw.name, on.qps, on.p95ms, share(on), off.qps, off.p95ms, share(off), safeDiv(on.qps, off.qps))
