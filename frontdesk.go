@@ -10,4 +10,5 @@ import (
 	// The capabilities, one package each.
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
+	_ "github.com/frontdesk-proxy/frontdesk/modules/reloadsafe"
 )

@@ -1,0 +1,307 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+)
+
+// reloadSafeSite is proxySite with the reload_safe wrapper on.
+func reloadSafeSite(listen string, upstreams []*harness.Backend, block string) string {
+	return withGlobal(proxySite(listen, upstreams, "", block), reloadSafeOptions)
+}
+
+// TestReloadSafe is TestReloadUnderLoad with the reload_safe wrapper: 20
+// reloads that each change the upstream set, under 32 keep-alive
+// connections that never retry, and not one failed request of any kind
+// (connect, read, write, status).
+func TestReloadSafe(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, reloadSafeSite(listen, backends, ""), harness.Caddyfile)
+
+	const reloads = 20
+	res, _ := reloadUnderLoad(t, fd, listen, backends, reloads, func(bs []*harness.Backend) string {
+		return reloadSafeSite(listen, bs, "")
+	})
+	t.Logf("reload_safe under %d reloads: %s", reloads, res)
+	if res.Requests() == 0 {
+		t.Fatal("no request was answered")
+	}
+	if res.Errors() != 0 || res.Non2xx != 0 {
+		t.Errorf("%d connect errors, %d errors on fresh and %d on reused connections, %d error statuses; want none",
+			res.ConnectErrors, res.FreshConnErrors, res.ReusedConnErrors, res.Non2xx)
+	}
+}
+
+// generations reads /reload_safe/generations.
+func generations(t *testing.T, fd *harness.Frontdesk) []struct {
+	Generation  uint64 `json:"generation"`
+	State       string `json:"state"`
+	Connections int    `json:"connections"`
+} {
+	t.Helper()
+	body, err := fd.AdminGet("/reload_safe/generations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gens []struct {
+		Generation  uint64 `json:"generation"`
+		State       string `json:"state"`
+		Connections int    `json:"connections"`
+	}
+	if err := json.Unmarshal(body, &gens); err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	return gens
+}
+
+// waitOneServing waits until only one generation serves: the old one has
+// closed its listener and drains.
+func waitOneServing(t *testing.T, fd *harness.Frontdesk) {
+	t.Helper()
+	err := harness.Eventually(10*time.Second, 10*time.Millisecond, func() error {
+		serving := 0
+		for _, g := range generations(t, fd) {
+			if g.State == "serving" {
+				serving++
+			}
+		}
+		if serving != 1 {
+			return fmt.Errorf("%d generations serving", serving)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadSafeHandsOff keeps one keep-alive connection across 5 reloads,
+// each of which removes one backend: after each, the requests on that same
+// connection are served by the new config (never by the removed backend),
+// and the connection is never closed. The admin route shows the draining
+// generations go away.
+func TestReloadSafeHandsOff(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, reloadSafeSite(listen, backends, ""), harness.Caddyfile)
+
+	c, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() string {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", listen)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request on the kept connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			t.Fatalf("status %d, Connection: close %v; want 200 and keep-alive", resp.StatusCode, resp.Close)
+		}
+		return resp.Header.Get("X-Backend")
+	}
+	get()
+	for i := range 5 {
+		removed := backends[i%4]
+		if err := fd.Load(reloadSafeSite(listen, slices.Delete(slices.Clone(backends), i%4, i%4+1), ""), harness.Caddyfile); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+		waitOneServing(t, fd)
+		for range 20 {
+			if got := get(); got == removed.Name {
+				t.Fatalf("after reload %d the kept connection reached %s, which the new config removed", i+1, got)
+			}
+		}
+	}
+	err = harness.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+		if gens := generations(t, fd); len(gens) != 1 || gens[0].Connections != 1 {
+			return fmt.Errorf("generations %+v; want one, serving the kept connection", gens)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// TestReloadSafeHTTP2 sends requests over HTTP/2 (h2c, Go's client, which
+// follows GOAWAY) from 8 goroutines across 20 reloads: zero errors.
+func TestReloadSafeHTTP2(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	config := func(bs []*harness.Backend) string {
+		return withGlobal(proxySite(listen, bs, "", ""), `servers {
+		protocols h1 h2c
+		listener_wrappers {
+			reload_safe
+		}
+	}
+`)
+	}
+	fd := harness.StartFrontdesk(t, config(backends), harness.Caddyfile)
+
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: protocols}}
+	defer client.CloseIdleConnections()
+
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				resp, err := client.Get("http://" + listen + "/")
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && (resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2) {
+						err = fmt.Errorf("status %d over %s", resp.StatusCode, resp.Proto)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	for i := range 20 {
+		time.Sleep(100 * time.Millisecond)
+		if err := fd.Load(config(slices.Delete(slices.Clone(backends), i%4, i%4+1)), harness.Caddyfile); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	t.Logf("HTTP/2 across 20 reloads: %d ok, %d failed", ok.Load(), failed.Load())
+	if ok.Load() == 0 || failed.Load() != 0 {
+		t.Errorf("%d ok and %d failed requests (first error: %v); want some and none", ok.Load(), failed.Load(), firstErr.Load())
+	}
+}
+
+// longLivedBackend serves a WebSocket echo at /ws and, at /stream, a slow
+// download of chunks lines, one every 50ms.
+func longLivedBackend(t *testing.T, chunks int) string {
+	addr := harness.FreeAddr(t)
+	mux := http.NewServeMux()
+	mux.Handle("/ws", websocket.Handler(func(ws *websocket.Conn) { io.Copy(ws, ws) }))
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		for i := range chunks {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return addr
+}
+
+// TestReloadSafeLongLived opens a WebSocket echo session and a slow
+// streaming download through the proxy, then reloads 5 times (each reload
+// changing the site's upstreams): the session echoes every message
+// between reloads and the download arrives whole.
+func TestReloadSafeLongLived(t *testing.T) {
+	const chunks = 60
+	ll := longLivedBackend(t, chunks)
+	others := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	config := func(i int) string {
+		return withGlobal(fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+}
+
+http://%s {
+	@long path /ws /stream
+	reverse_proxy @long %s {
+		stream_close_delay 1m
+	}
+	reverse_proxy %s
+}
+`, listen, ll, others[i%4].Addr), reloadSafeOptions)
+	}
+	fd := harness.StartFrontdesk(t, config(0), harness.Caddyfile)
+
+	ws, err := websocket.Dial("ws://"+listen+"/ws", "", "http://"+listen)
+	if err != nil {
+		t.Fatalf("WebSocket through the proxy: %v", err)
+	}
+	defer ws.Close()
+	echo := func(msg string) {
+		t.Helper()
+		ws.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := websocket.Message.Send(ws, msg); err != nil {
+			t.Fatalf("sending %q: %v", msg, err)
+		}
+		var got string
+		if err := websocket.Message.Receive(ws, &got); err != nil || got != msg {
+			t.Fatalf("echo of %q: %q, %v", msg, got, err)
+		}
+	}
+	echo("before the reloads")
+
+	type download struct {
+		body string
+		err  error
+	}
+	done := make(chan download, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + listen + "/stream")
+		if err != nil {
+			done <- download{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- download{string(b), err}
+	}()
+
+	for i := range 5 {
+		time.Sleep(200 * time.Millisecond)
+		if err := fd.Load(config(i+1), harness.Caddyfile); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+		echo(fmt.Sprintf("after reload %d", i+1))
+	}
+	d := <-done
+	if d.err != nil || strings.Count(d.body, "\n") != chunks || !strings.HasSuffix(d.body, fmt.Sprintf("chunk %d\n", chunks-1)) {
+		t.Errorf("streaming download across 5 reloads: %d of %d lines, error %v", strings.Count(d.body, "\n"), chunks, d.err)
+	}
+}

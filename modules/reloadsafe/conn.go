@@ -1,0 +1,272 @@
+package reloadsafe
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// proto is what a connection carries, as far as hand-off cares.
+type proto uint8
+
+const (
+	protoUnknown  proto = iota // no byte read yet
+	protoHTTP1                 // HTTP/1.x requests
+	protoHTTP2                 // began with the HTTP/2 preface: never handed off
+	protoHijacked              // taken over by a handler (WebSocket): never handed off
+)
+
+// h2Preface is the start of the HTTP/2 client preface ("PRI * HTTP/2.0");
+// no HTTP/1 request begins with the method PRI.
+const h2Preface = "PRI"
+
+// phase is where a conn is in its life.
+type phase uint8
+
+const (
+	phaseOpen    phase = iota
+	phasePassing       // a Close asked for hand-off while a Read waits below: the Read passes it on
+	phaseGone          // closed, or passed on to another generation
+)
+
+// aLongTimeAgo is a read deadline that makes a waiting Read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection as the HTTP server of one config
+// generation sees it.
+type conn struct {
+	net.Conn // the connection below: TCP, TLS or an earlier wrapper's
+	l        *listener
+
+	mu sync.Mutex
+	// prefix holds bytes an earlier generation read and did not use; they
+	// are served before anything else.
+	prefix []byte
+	proto  proto
+	// between is true while the server waits for the connection's next
+	// request (http.StateNew or http.StateIdle); delivered is true once it
+	// holds bytes of that request. readSinceWrite is true when bytes were
+	// read after the last write: a server that read ahead during the last
+	// response (its background read takes one byte) holds them already.
+	between, delivered, readSinceWrite bool
+	// reading is true while a Read waits on the connection below.
+	reading bool
+	// closeDeferred is true once a Close was ignored because the server
+	// was reading a request at that instant.
+	closeDeferred bool
+	phase         phase
+}
+
+// wrapConn returns c as the server should see it: with ConnectionState when
+// the connection below is TLS, so that Caddy fills in r.TLS.
+func wrapConn(c *conn) net.Conn {
+	if _, ok := c.Conn.(connectionStater); ok {
+		return tlsConn{c}
+	}
+	return c
+}
+
+type connectionStater interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// tlsConn is a conn over TLS.
+type tlsConn struct{ *conn }
+
+// ConnectionState returns the TLS state of the connection below.
+func (c tlsConn) ConnectionState() tls.ConnectionState {
+	return c.Conn.(connectionStater).ConnectionState()
+}
+
+// mayPass reports whether the connection can go to another generation
+// without losing or splitting a request. Called with c.mu held.
+func (c *conn) mayPass() bool {
+	return c.between && !c.delivered && (c.proto == protoUnknown || c.proto == protoHTTP1)
+}
+
+// Read reads from the prefix, then from the connection below. Once the
+// generation drains, the first bytes of another request are not given to
+// the old server: the connection is passed on with them.
+func (c *conn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.phase != phaseOpen {
+		c.mu.Unlock()
+		return 0, io.EOF
+	}
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		c.sawBytes(p[:n])
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.reading = true
+	c.mu.Unlock()
+
+	n, err := c.Conn.Read(p)
+
+	c.mu.Lock()
+	c.reading = false
+	if c.phase == phasePassing || (n > 0 && c.l.draining() && c.mayPass()) {
+		c.phase = phaseGone
+		rest := append(c.prefix, p[:n]...)
+		c.mu.Unlock()
+		c.passOn(rest)
+		return 0, io.EOF
+	}
+	if n > 0 {
+		c.sawBytes(p[:n])
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// sawBytes notes that the server got b. Called with c.mu held.
+func (c *conn) sawBytes(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	c.readSinceWrite = true
+	if c.between {
+		c.delivered = true
+	}
+	if c.proto == protoUnknown {
+		// The preface is matched on the first read alone; a client that
+		// sends fewer than three bytes first counts as HTTP/1, which only
+		// means its HTTP/2 connection could be handed off while idle,
+		// which the HTTP/2 server never reports.
+		if len(b) >= len(h2Preface) && string(b[:len(h2Preface)]) == h2Preface {
+			c.proto = protoHTTP2
+		} else {
+			c.proto = protoHTTP1
+		}
+	}
+}
+
+// Write writes to the connection below, unless it was passed on.
+func (c *conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	gone := c.phase == phaseGone
+	c.mu.Unlock()
+	if gone {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	c.readSinceWrite = false
+	c.mu.Unlock()
+	return n, err
+}
+
+// Close closes the connection, or, when the generation drains and the
+// server waits for the next request on it, passes it on to the newest
+// generation of the same address.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	switch {
+	case c.phase != phaseOpen:
+		c.mu.Unlock()
+		return nil
+	case c.l.draining() && c.mayPass():
+		if c.reading {
+			// The server waits in Read: wake it; Read passes the
+			// connection on with whatever it got.
+			c.phase = phasePassing
+			err := c.Conn.SetReadDeadline(aLongTimeAgo)
+			c.mu.Unlock()
+			return err
+		}
+		c.phase = phaseGone
+		rest := c.prefix
+		c.mu.Unlock()
+		c.passOn(rest)
+		return nil
+	case c.l.draining() && c.between && c.delivered && c.proto == protoHTTP1 && !c.closeDeferred:
+		// The old server closes its idle connections while it is
+		// reading a request on this one (its state still says idle):
+		// let it answer, with "Connection: close", and close then.
+		c.closeDeferred = true
+		c.mu.Unlock()
+		return nil
+	}
+	c.phase = phaseGone
+	c.mu.Unlock()
+	c.l.forget(c)
+	return c.Conn.Close()
+}
+
+// passOn gives the connection below, and the bytes read ahead on it, to the
+// newest other listener of the address, or closes it if there is none.
+func (c *conn) passOn(rest []byte) {
+	c.l.forget(c)
+	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
+		c.Conn.Close()
+		return
+	}
+	c.l.addr.pass(c.Conn, rest, c.l)
+}
+
+// closeBelow closes the connection below whatever the server does: the
+// drain timeout is over.
+func (c *conn) closeBelow() {
+	c.mu.Lock()
+	gone := c.phase == phaseGone
+	c.phase = phaseGone
+	c.mu.Unlock()
+	if !gone {
+		c.Conn.Close()
+	}
+}
+
+// SetDeadline sets both deadlines of the connection below while it is ours.
+func (c *conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseOpen {
+		return nil
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline of the connection below while it
+// is ours; a state signal from the server's ConnState hook is taken instead.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := signalState(t); ok {
+		c.onState(s)
+		return nil
+	}
+	if c.phase != phaseOpen {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the write deadline of the connection below while it
+// is ours.
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseOpen {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// onState records what the server says about the connection. Called with
+// c.mu held.
+func (c *conn) onState(s http.ConnState) {
+	switch s {
+	case http.StateNew, http.StateIdle:
+		c.between, c.delivered = true, c.readSinceWrite
+	case http.StateActive:
+		c.between = false
+	case http.StateHijacked:
+		c.between = false
+		c.proto = protoHijacked
+	}
+}
