@@ -32,6 +32,10 @@ const (
 	phaseGone          // closed, or passed on to another generation
 )
 
+// maxReadAhead bounds the bytes of one unanswered request kept for a
+// hand-off: more than a request head, less than a body.
+const maxReadAhead = 64 << 10
+
 // aLongTimeAgo is a read deadline that makes a waiting Read return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -52,6 +56,11 @@ type conn struct {
 	// read after the last write: a server that read ahead during the last
 	// response (its background read takes one byte) holds them already.
 	between, delivered, readSinceWrite bool
+	// sinceWrite copies the bytes read after the last write, up to
+	// maxReadAhead (beyond, untracked is set): if the server abandons a
+	// request it was reading, they go to the next generation.
+	sinceWrite []byte
+	untracked  bool
 	// reading is true while a Read waits on the connection below.
 	reading bool
 	// closeDeferred is true once a Close was ignored because the server
@@ -130,6 +139,11 @@ func (c *conn) sawBytes(b []byte) {
 		return
 	}
 	c.readSinceWrite = true
+	if !c.untracked && len(c.sinceWrite)+len(b) <= maxReadAhead {
+		c.sinceWrite = append(c.sinceWrite, b...)
+	} else {
+		c.sinceWrite, c.untracked = nil, true
+	}
 	if c.between {
 		c.delivered = true
 	}
@@ -156,7 +170,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
-	c.readSinceWrite = false
+	c.readSinceWrite, c.sinceWrite, c.untracked = false, c.sinceWrite[:0], false
 	c.mu.Unlock()
 	return n, err
 }
@@ -187,7 +201,9 @@ func (c *conn) Close() error {
 	case c.l.draining() && c.between && c.delivered && c.proto == protoHTTP1 && !c.closeDeferred:
 		// The old server closes its idle connections while it is
 		// reading a request on this one (its state still says idle):
-		// let it answer, with "Connection: close", and close then.
+		// let it answer, with "Connection: close", and close then. If
+		// instead it abandons the request (this was its own last Close),
+		// StateClosed follows and the request goes on (see onState).
 		c.closeDeferred = true
 		c.mu.Unlock()
 		return nil
@@ -235,11 +251,18 @@ func (c *conn) SetDeadline(t time.Time) error {
 // is ours; a state signal from the server's ConnState hook is taken instead.
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if s, ok := signalState(t); ok {
-		c.onState(s)
+		if !c.onState(s) {
+			c.mu.Unlock()
+			return nil
+		}
+		c.phase = phaseGone
+		rest := append(c.sinceWrite, c.prefix...)
+		c.mu.Unlock()
+		c.passOn(rest)
 		return nil
 	}
+	defer c.mu.Unlock()
 	if c.phase != phaseOpen {
 		return nil
 	}
@@ -257,9 +280,11 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// onState records what the server says about the connection. Called with
-// c.mu held.
-func (c *conn) onState(s http.ConnState) {
+// onState records what the server says about the connection, and reports
+// whether to pass it on now: the server closed it, after a deferred Close,
+// without answering the request it had begun to read. Called with c.mu
+// held.
+func (c *conn) onState(s http.ConnState) bool {
 	switch s {
 	case http.StateNew, http.StateIdle:
 		c.between, c.delivered = true, c.readSinceWrite
@@ -268,5 +293,8 @@ func (c *conn) onState(s http.ConnState) {
 	case http.StateHijacked:
 		c.between = false
 		c.proto = protoHijacked
+	case http.StateClosed:
+		return c.phase == phaseOpen && c.closeDeferred && c.between && !c.untracked && c.proto == protoHTTP1
 	}
+	return false
 }
