@@ -27,12 +27,9 @@ func reloadSafeSite(listen string, upstreams []*harness.Backend, block string) s
 
 // TestReloadSafe measures stock Caddy and the reload_safe wrapper in the
 // same run: 20 reloads that each change the upstream set, under 32
-// keep-alive connections that never retry. With the wrapper there must be
-// no refused connection, no error on a fresh connection and no error
-// status, and the errors on reused keep-alive connections (stock Caddy's
-// reload gap) must shrink at least twentyfold. The promise is zero; a rare
-// residual error (1-4 per 20 reloads on this machine) is not yet explained,
-// so the test holds the line measured rather than the promise.
+// keep-alive connections that never retry. Stock Caddy's failures (errors
+// on reused keep-alive connections) are reported; with the wrapper there
+// must be none of any kind: connect, read, write or status.
 func TestReloadSafe(t *testing.T) {
 	backends := harness.StartBackends(t, "app", 4)
 	const reloads = 20
@@ -53,13 +50,9 @@ func TestReloadSafe(t *testing.T) {
 	if safe.Requests() == 0 {
 		t.Fatal("no request was answered")
 	}
-	if safe.ConnectErrors != 0 || safe.FreshConnErrors != 0 || safe.Non2xx != 0 {
-		t.Errorf("reload_safe: %d connect errors, %d errors on fresh connections, %d error statuses; want none",
-			safe.ConnectErrors, safe.FreshConnErrors, safe.Non2xx)
-	}
-	if safe.ReusedConnErrors*20 > stock.ReusedConnErrors {
-		t.Errorf("reload_safe: %d errors on reused connections against stock's %d; want at most a twentieth",
-			safe.ReusedConnErrors, stock.ReusedConnErrors)
+	if safe.Errors() != 0 || safe.Non2xx != 0 {
+		t.Errorf("reload_safe: %d connect errors, %d errors on fresh and %d on reused connections, %d error statuses; want none",
+			safe.ConnectErrors, safe.FreshConnErrors, safe.ReusedConnErrors, safe.Non2xx)
 	}
 }
 

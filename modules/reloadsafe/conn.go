@@ -51,22 +51,21 @@ type conn struct {
 	prefix []byte
 	proto  proto
 	// between is true while the server waits for the connection's next
-	// request (http.StateNew or http.StateIdle); delivered is true once it
-	// holds bytes of that request. readSinceWrite is true when bytes were
-	// read after the last write: a server that read ahead during the last
-	// response (its background read takes one byte) holds them already.
-	between, delivered, readSinceWrite bool
-	// sinceWrite copies the bytes read after the last write, up to
-	// maxReadAhead (beyond, untracked is set): if the server abandons a
-	// request it was reading, they go to the next generation.
+	// request (http.StateNew or http.StateIdle).
+	between bool
+	// sinceWrite copies the bytes the server read after its last write:
+	// the start of a request it has not answered (its background read
+	// takes one byte while it finishes a response). Beyond maxReadAhead
+	// they are not kept, and untracked is set.
 	sinceWrite []byte
 	untracked  bool
+	// readAhead is true when sinceWrite holds exactly what net/http's
+	// background read takes (one Read of one byte): the first byte of the
+	// next request, read while the server finished the last response.
+	readAhead bool
 	// reading is true while a Read waits on the connection below.
 	reading bool
-	// closeDeferred is true once a Close was ignored because the server
-	// was reading a request at that instant.
-	closeDeferred bool
-	phase         phase
+	phase   phase
 }
 
 // wrapConn returns c as the server should see it: with ConnectionState when
@@ -90,15 +89,25 @@ func (c tlsConn) ConnectionState() tls.ConnectionState {
 	return c.Conn.(connectionStater).ConnectionState()
 }
 
-// mayPass reports whether the connection can go to another generation
-// without losing or splitting a request. Called with c.mu held.
-func (c *conn) mayPass() bool {
-	return c.between && !c.delivered && (c.proto == protoUnknown || c.proto == protoHTTP1)
+// passable reports whether the connection can go to another generation
+// with every byte of its unanswered request: it carries HTTP/1 and the
+// server has not answered since it read them. Called with c.mu held.
+func (c *conn) passable() bool {
+	return (c.proto == protoUnknown || c.proto == protoHTTP1) && !c.untracked
+}
+
+// abandoned reports whether a draining server that closes the connection
+// leaves a request unanswered on it: the server waited for it, or read it
+// and never answered (net/http drops a request it finishes reading after
+// shutdown began). Called with c.mu held.
+func (c *conn) abandoned() bool {
+	return c.passable() && (c.between || len(c.sinceWrite) > 0)
 }
 
 // Read reads from the prefix, then from the connection below. Once the
-// generation drains, the first bytes of another request are not given to
-// the old server: the connection is passed on with them.
+// generation drains, bytes of a request the server did not begin to serve
+// are not given to it (it would drop the request): the connection is
+// passed on with them.
 func (c *conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	if c.phase != phaseOpen {
@@ -119,14 +128,15 @@ func (c *conn) Read(p []byte) (int, error) {
 
 	c.mu.Lock()
 	c.reading = false
-	if c.phase == phasePassing || (n > 0 && c.l.draining() && c.mayPass()) {
+	if c.phase == phasePassing || (n > 0 && c.l.draining() && c.between && c.passable()) {
 		c.phase = phaseGone
-		rest := append(c.prefix, p[:n]...)
+		rest := append(append(c.sinceWrite, p[:n]...), c.prefix...)
 		c.mu.Unlock()
 		c.passOn(rest)
 		return 0, io.EOF
 	}
 	if n > 0 {
+		c.readAhead = len(c.sinceWrite) == 0 && len(p) == 1
 		c.sawBytes(p[:n])
 	}
 	c.mu.Unlock()
@@ -138,14 +148,10 @@ func (c *conn) sawBytes(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	c.readSinceWrite = true
 	if !c.untracked && len(c.sinceWrite)+len(b) <= maxReadAhead {
 		c.sinceWrite = append(c.sinceWrite, b...)
 	} else {
 		c.sinceWrite, c.untracked = nil, true
-	}
-	if c.between {
-		c.delivered = true
 	}
 	if c.proto == protoUnknown {
 		// The preface is matched on the first read alone; a client that
@@ -170,21 +176,22 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
-	c.readSinceWrite, c.sinceWrite, c.untracked = false, c.sinceWrite[:0], false
+	c.forgetRead()
 	c.mu.Unlock()
 	return n, err
 }
 
-// Close closes the connection, or, when the generation drains and the
-// server waits for the next request on it, passes it on to the newest
-// generation of the same address.
+// Close closes the connection or, when the generation drains and the
+// server leaves a request unanswered on it (it waited for the next one, or
+// dropped one it read), passes it on to the newest generation of the same
+// address with the bytes of that request.
 func (c *conn) Close() error {
 	c.mu.Lock()
 	switch {
 	case c.phase != phaseOpen:
 		c.mu.Unlock()
 		return nil
-	case c.l.draining() && c.mayPass():
+	case c.l.draining() && c.abandoned():
 		if c.reading {
 			// The server waits in Read: wake it; Read passes the
 			// connection on with whatever it got.
@@ -194,18 +201,9 @@ func (c *conn) Close() error {
 			return err
 		}
 		c.phase = phaseGone
-		rest := c.prefix
+		rest := append(c.sinceWrite, c.prefix...)
 		c.mu.Unlock()
 		c.passOn(rest)
-		return nil
-	case c.l.draining() && c.between && c.delivered && c.proto == protoHTTP1 && !c.closeDeferred:
-		// The old server closes its idle connections while it is
-		// reading a request on this one (its state still says idle):
-		// let it answer, with "Connection: close", and close then. If
-		// instead it abandons the request (this was its own last Close),
-		// StateClosed follows and the request goes on (see onState).
-		c.closeDeferred = true
-		c.mu.Unlock()
 		return nil
 	}
 	c.phase = phaseGone
@@ -251,18 +249,11 @@ func (c *conn) SetDeadline(t time.Time) error {
 // is ours; a state signal from the server's ConnState hook is taken instead.
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if s, ok := signalState(t); ok {
-		if !c.onState(s) {
-			c.mu.Unlock()
-			return nil
-		}
-		c.phase = phaseGone
-		rest := append(c.sinceWrite, c.prefix...)
-		c.mu.Unlock()
-		c.passOn(rest)
+		c.onState(s)
 		return nil
 	}
-	defer c.mu.Unlock()
 	if c.phase != phaseOpen {
 		return nil
 	}
@@ -280,21 +271,27 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// onState records what the server says about the connection, and reports
-// whether to pass it on now: the server closed it, after a deferred Close,
-// without answering the request it had begun to read. Called with c.mu
-// held.
-func (c *conn) onState(s http.ConnState) bool {
+// forgetRead empties sinceWrite. Called with c.mu held.
+func (c *conn) forgetRead() {
+	c.sinceWrite, c.untracked, c.readAhead = c.sinceWrite[:0], false, false
+}
+
+// onState records what the server says about the connection. Called with
+// c.mu held.
+func (c *conn) onState(s http.ConnState) {
 	switch s {
 	case http.StateNew, http.StateIdle:
-		c.between, c.delivered = true, c.readSinceWrite
+		c.between = true
+		// Bytes read after the response other than the background
+		// read's are the rest of a request body the handler left
+		// unread, which the server discarded: not a request.
+		if !c.readAhead {
+			c.forgetRead()
+		}
 	case http.StateActive:
 		c.between = false
 	case http.StateHijacked:
 		c.between = false
 		c.proto = protoHijacked
-	case http.StateClosed:
-		return c.phase == phaseOpen && c.closeDeferred && c.between && !c.untracked && c.proto == protoHTTP1
 	}
-	return false
 }

@@ -36,6 +36,9 @@ func signalState(t time.Time) (http.ConnState, bool) {
 // sendState is the ConnState hook of every server that lists the wrapper:
 // it tells the conn below what the server just did with it.
 func sendState(c net.Conn, s http.ConnState) {
+	if s == http.StateClosed {
+		return
+	}
 	_ = c.SetReadDeadline(signalTime(s))
 }
 
