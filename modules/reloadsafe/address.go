@@ -44,6 +44,22 @@ func (a *address) remove(l *listener) {
 	a.mu.Unlock()
 }
 
+// served reports whether any listener serves the address.
+func (a *address) served() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.live) > 0
+}
+
+// replaced reports whether a listener newer than l serves the address: a
+// reload has started l's generation, which shuts down next.
+func (a *address) replaced(l *listener) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := slices.Index(a.live, l)
+	return i >= 0 && i < len(a.live)-1
+}
+
 // pass queues the connection below, with the bytes read ahead on it, on
 // the newest open listener of the address other than from; with none left
 // (the address is no longer served) it closes the connection.

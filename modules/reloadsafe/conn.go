@@ -191,7 +191,9 @@ func (c *conn) Close() error {
 	case c.phase != phaseOpen:
 		c.mu.Unlock()
 		return nil
-	case c.l.draining() && c.abandoned():
+	case c.abandoned() && (c.l.draining() || c.l.addr.replaced(c.l)):
+		// A server that shuts down drops a request it finishes reading
+		// even before it closes its listener.
 		if c.reading {
 			// The server waits in Read: wake it; Read passes the
 			// connection on with whatever it got.

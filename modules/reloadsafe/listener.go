@@ -47,22 +47,39 @@ func newListener(ln net.Listener, key string, addr *address, gen *generation) *l
 	return l
 }
 
+// socketLinger is how long a replaced generation's socket keeps accepting
+// (for the newest generation) after its server closed the listener. Linux
+// spreads new connections over every socket bound to a port with
+// SO_REUSEPORT and resets those still queued on a socket when it closes;
+// closing it after the reload's burst of reconnections has passed (clients
+// of requests answered with "Connection: close"), while this loop keeps
+// its queue empty, leaves that race to the instant of the close.
+const socketLinger = 250 * time.Millisecond
+
 // acceptLoop accepts on the socket until it is closed; Accept takes what
-// it gets. A connection accepted while the listener closes goes to the
-// next generation.
+// it gets. Once the listener is closed, what the socket still accepts goes
+// to the newest generation.
 func (l *listener) acceptLoop() {
 	for {
 		c, err := l.Listener.Accept()
-		select {
-		case l.accepted <- acceptResult{c, err}:
-		case <-l.done:
-			if c != nil {
+		if err == nil {
+			select {
+			case l.accepted <- acceptResult{c, nil}:
+			case <-l.done:
 				l.addr.pass(c, nil, l)
 			}
+			continue
+		}
+		if l.draining() {
+			return
+		}
+		select {
+		case l.accepted <- acceptResult{nil, err}:
+		case <-l.done:
 			return
 		}
 		var ne net.Error
-		if err != nil && !(errors.As(err, &ne) && ne.Temporary()) { //nolint:staticcheck // as net/http's Serve does
+		if !(errors.As(err, &ne) && ne.Temporary()) { //nolint:staticcheck // as net/http's Serve does
 			return
 		}
 	}
@@ -147,8 +164,12 @@ func (l *listener) Close() error {
 	l.closeOnce.Do(func() {
 		l.stopped.Store(true)
 		close(l.done)
-		err = l.Listener.Close()
 		l.addr.remove(l)
+		if l.addr.served() {
+			time.AfterFunc(socketLinger, func() { _ = l.closeSocket() })
+		} else {
+			err = l.closeSocket()
+		}
 
 		l.mu.Lock()
 		l.queueClosed = true
@@ -169,8 +190,14 @@ func (l *listener) Close() error {
 		if empty {
 			l.gen.listenerFinished()
 		}
-		releaseAddress(l.key)
 	})
+	return err
+}
+
+// closeSocket closes this generation's socket and lets go of the address.
+func (l *listener) closeSocket() error {
+	err := l.Listener.Close()
+	releaseAddress(l.key)
 	return err
 }
 
