@@ -40,6 +40,7 @@ func newTransport(t *testing.T, edit func(*ObservedTransport), budget retryBudge
 	}
 	tr.budget = budget
 	t.Cleanup(func() { _ = tr.Cleanup() })
+	tr.commit() // the config was accepted
 	return tr
 }
 

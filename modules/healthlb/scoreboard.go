@@ -72,9 +72,14 @@ func (sb *Scoreboard) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	sb.setValidConfig(cfg)
+	return nil
+}
+
+// setValidConfig makes cfg, already validated, the configuration.
+func (sb *Scoreboard) setValidConfig(cfg Config) {
 	cfg = cfg.withDefaults()
 	sb.cfg.Store(&cfg)
-	return nil
 }
 
 // Config returns the configuration in effect, with defaults filled in.

@@ -69,6 +69,9 @@ type ObservedTransport struct {
 	budget retryBudget
 	logger *zap.Logger
 	held   *heldEntries
+	// policyConfig is the scoreboard configuration of the handler's
+	// selection policy, validated at Provision and applied by commit.
+	policyConfig *Config
 }
 
 // heldEntries are the scoreboard entries a transport holds a reference to.
@@ -76,6 +79,11 @@ type heldEntries struct {
 	mu      sync.Mutex // serialises taking and releasing
 	m       sync.Map   // dial address → *Upstream
 	cleaned bool
+	// committed is set by the first proxied request: from then on this
+	// config's settings (breakers, policy configuration) apply to the
+	// shared scoreboard.
+	committed bool
+	commit    sync.Once
 }
 
 // CaddyModule returns the Caddy module information. It must be declared
@@ -147,8 +155,35 @@ func (t *ObservedTransport) entry(dial string) *Upstream {
 	}
 	u := t.scope.sb.Acquire(dial)
 	h.m.Store(dial, u)
-	t.attachBreaker(u)
+	if h.committed {
+		t.attachBreaker(u)
+	}
 	return u
+}
+
+// commit applies this config's settings to the scoreboard it shares with
+// the running config: the policy's configuration and the breakers of the
+// entries held. It runs once, on the first proxied request, and not in
+// Provision: a config that is refused after Provision (another module's
+// Validate, an app's Start) must leave the running config's settings as
+// they were.
+func (t *ObservedTransport) commit() {
+	h := t.held
+	h.commit.Do(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.cleaned {
+			return
+		}
+		if t.policyConfig != nil {
+			t.scope.sb.setValidConfig(*t.policyConfig)
+		}
+		h.committed = true
+		h.m.Range(func(_, v any) bool {
+			t.attachBreaker(v.(*Upstream))
+			return true
+		})
+	})
 }
 
 // attachBreaker gives u the configured breaker. An entry that kept a
@@ -186,6 +221,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		// reverse_proxy): not traffic, not counted
 		return t.HTTPTransport.RoundTrip(req)
 	}
+	t.commit()
 	dial := di.Upstream.Dial
 	u := t.entry(dial)
 	if u == nil {
