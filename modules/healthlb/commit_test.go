@@ -65,3 +65,28 @@ func TestRefusedConfigChangesNothing(t *testing.T) {
 	}
 	_ = accepted.Cleanup()
 }
+
+// TestDynamicEntriesExpire: a dynamic upstream's entry, taken at its first
+// request, is let go once unused for the idle expiry, and its counters go
+// with it; a configured upstream's entry stays.
+func TestDynamicEntriesExpire(t *testing.T) {
+	tr := newTransport(t, nil, retryBudget{})
+	tr.held.takeStatic(tr, "10.0.0.1:80")
+	tr.entry("10.0.0.9:80") // dynamic: first seen by a request
+	attempts.WithLabelValues(tr.Scope, "10.0.0.9:80", "success").Inc()
+
+	tr.held.expire(tr.scope.sb, time.Now().Add(-dynamicIdleExpiry))
+	if tr.scope.sb.Get("10.0.0.9:80") == nil {
+		t.Fatal("a dynamic entry used just now expired")
+	}
+	tr.held.expire(tr.scope.sb, time.Now().Add(time.Second))
+	if tr.scope.sb.Get("10.0.0.9:80") != nil {
+		t.Error("a dynamic entry unused past the expiry is still on the scoreboard")
+	}
+	if attempts.DeleteLabelValues(tr.Scope, "10.0.0.9:80", "success") {
+		t.Error("the expired upstream's attempts counter survived it")
+	}
+	if tr.scope.sb.Get("10.0.0.1:80") == nil {
+		t.Error("a configured upstream's entry expired")
+	}
+}

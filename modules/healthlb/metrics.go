@@ -45,6 +45,16 @@ var (
 	}
 )
 
+// forgetUpstreamSeries deletes the counters of an upstream that left its
+// scope's scoreboard, so that label sets do not pile up as upstreams come
+// and go (dynamic upstreams, reloads).
+func forgetUpstreamSeries(scope, upstream string) {
+	labels := prometheus.Labels{"scope": scope, "upstream": upstream}
+	for _, c := range []*prometheus.CounterVec{attempts, breakerRejections, breakerTransitions, ejectionEvents, statusRetries} {
+		c.DeletePartialMatch(labels)
+	}
+}
+
 // registerMetrics registers the package's collectors into the config's
 // registry; several modules share it, so an existing registration is fine.
 func registerMetrics(ctx caddy.Context) error {

@@ -74,18 +74,6 @@ type ObservedTransport struct {
 	policyConfig *Config
 }
 
-// heldEntries are the scoreboard entries a transport holds a reference to.
-type heldEntries struct {
-	mu      sync.Mutex // serialises taking and releasing
-	m       sync.Map   // dial address → *Upstream
-	cleaned bool
-	// committed is set by the first proxied request: from then on this
-	// config's settings (breakers, policy configuration) apply to the
-	// shared scoreboard.
-	committed bool
-	commit    sync.Once
-}
-
 // CaddyModule returns the Caddy module information. It must be declared
 // here: the embedded HTTPTransport's would be promoted otherwise.
 func (ObservedTransport) CaddyModule() caddy.ModuleInfo {
@@ -126,7 +114,7 @@ func (t *ObservedTransport) Provision(ctx caddy.Context) error {
 	if h := parentHandler(ctx); h != nil {
 		t.budget = budgetOf(h.LoadBalancing)
 		for _, u := range h.Upstreams {
-			t.entry(u.Dial)
+			t.held.takeStatic(t, u.Dial)
 		}
 		if err := t.watchRecoveries(ctx, h); err != nil {
 			return err
@@ -136,54 +124,6 @@ func (t *ObservedTransport) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("http transport: %v", err)
 	}
 	return nil
-}
-
-// entry returns the scoreboard entry of the upstream dial address, taking
-// a reference for this transport the first time (dynamic upstreams are
-// taken when first seen), and gives it a breaker if one is configured and
-// it has none with the same settings.
-func (t *ObservedTransport) entry(dial string) *Upstream {
-	h := t.held
-	if v, ok := h.m.Load(dial); ok {
-		return v.(*Upstream)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if v, ok := h.m.Load(dial); ok || h.cleaned {
-		u, _ := v.(*Upstream)
-		return u
-	}
-	u := t.scope.sb.Acquire(dial)
-	h.m.Store(dial, u)
-	if h.committed {
-		t.attachBreaker(u)
-	}
-	return u
-}
-
-// commit applies this config's settings to the scoreboard it shares with
-// the running config: the policy's configuration and the breakers of the
-// entries held. It runs once, on the first proxied request, and not in
-// Provision: a config that is refused after Provision (another module's
-// Validate, an app's Start) must leave the running config's settings as
-// they were.
-func (t *ObservedTransport) commit() {
-	h := t.held
-	h.commit.Do(func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.cleaned {
-			return
-		}
-		if t.policyConfig != nil {
-			t.scope.sb.setValidConfig(*t.policyConfig)
-		}
-		h.committed = true
-		h.m.Range(func(_, v any) bool {
-			t.attachBreaker(v.(*Upstream))
-			return true
-		})
-	})
 }
 
 // attachBreaker gives u the configured breaker. An entry that kept a
@@ -319,14 +259,7 @@ func (b *trackedBody) Close() error {
 // held, and cleans up the HTTP transport.
 func (t *ObservedTransport) Cleanup() error {
 	if h := t.held; h != nil {
-		h.mu.Lock()
-		h.m.Range(func(dial, _ any) bool {
-			t.scope.sb.Release(dial.(string))
-			h.m.Delete(dial)
-			return true
-		})
-		h.cleaned = true
-		h.mu.Unlock()
+		h.releaseAll(t.scope.sb)
 		releaseScope(t.Scope)
 	}
 	return t.HTTPTransport.Cleanup()
