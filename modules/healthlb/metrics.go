@@ -1,10 +1,10 @@
 package healthlb
 
 import (
-	"errors"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/metricsreg"
 )
 
 const (
@@ -56,21 +56,8 @@ func forgetUpstreamSeries(scope, upstream string) {
 }
 
 // registerMetrics registers the package's collectors into the config's
-// registry; several modules share it, so an existing registration is fine.
-func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
-}
+// registry.
+func registerMetrics(ctx caddy.Context) error { return metricsreg.Register(ctx, collectors...) }
 
 // The gauges of stateCollector, read from the scoreboards at scrape time.
 var (

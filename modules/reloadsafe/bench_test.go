@@ -1,7 +1,6 @@
 package reloadsafe
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -11,14 +10,9 @@ import (
 	"time"
 )
 
-// benchClient is a kept HTTP/1.1 connection to a net/http server on
-// loopback, on a plain listener or on the wrapper's.
-type benchClient struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func startBenchServer(b *testing.B, wrapped bool) *benchClient {
+// startBenchServer starts a net/http server on loopback, on a plain
+// listener or on the wrapper's, and returns a kept connection to it.
+func startBenchServer(b *testing.B, wrapped bool) *keptConn {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -37,28 +31,14 @@ func startBenchServer(b *testing.B, wrapped bool) *benchClient {
 	}
 	go srv.Serve(served)
 	b.Cleanup(func() { srv.Close() })
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	return &benchClient{c: c, br: bufio.NewReader(c)}
+	return dialKept(b, ln.Addr().String())
 }
 
 // round sends n requests one after the other and returns the time taken.
-func (bc *benchClient) round(b *testing.B, n int) time.Duration {
-	const req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+func round(b *testing.B, k *keptConn, n int) time.Duration {
 	start := time.Now()
 	for range n {
-		if _, err := io.WriteString(bc.c, req); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bc.br, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		k.get(b)
 	}
 	return time.Since(start)
 }
@@ -72,8 +52,8 @@ func BenchmarkKeepAliveRequest(b *testing.B) {
 	stock, safe := startBenchServer(b, false), startBenchServer(b, true)
 	var ratios []float64
 	for b.Loop() {
-		s := stock.round(b, 200)
-		w := safe.round(b, 200)
+		s := round(b, stock, 200)
+		w := round(b, safe, 200)
 		ratios = append(ratios, float64(w)/float64(s))
 	}
 	slices.Sort(ratios)

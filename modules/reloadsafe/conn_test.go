@@ -3,7 +3,6 @@ package reloadsafe
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +34,39 @@ func serve(t *testing.T, l *listener, name string) *http.Server {
 	return srv
 }
 
+// keptConn is a client's keep-alive HTTP/1.1 connection.
+type keptConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialKept(t testing.TB, addr string) *keptConn {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &keptConn{c: c, br: bufio.NewReader(c)}
+}
+
+// get sends a GET on the connection and returns the answer's body.
+func (k *keptConn) get(t testing.TB) string {
+	k.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("request on the kept connection: %v", err)
+	}
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		t.Fatalf("answer on the kept connection: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("answer on the kept connection: %v", err)
+	}
+	return string(b)
+}
+
 // TestHandOffBetweenRequests keeps one keep-alive connection while the
 // server of generation 1 shuts down as a reload does: the next request on
 // it is answered by generation 2's server, on the same connection.
@@ -50,24 +82,8 @@ func TestHandOffBetweenRequests(t *testing.T) {
 	addr.add(l1)
 	srv1 := serve(t, l1, "gen1")
 
-	c, err := net.Dial("tcp", ln1.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	get := func() string {
-		t.Helper()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request on the kept connection: %v", err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return string(b)
-	}
+	kc := dialKept(t, ln1.Addr().String())
+	get := func() string { return kc.get(t) }
 	if got := get(); got != "gen1" {
 		t.Fatalf("first answer %q, want gen1", got)
 	}

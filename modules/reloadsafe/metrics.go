@@ -1,11 +1,12 @@
 package reloadsafe
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/metricsreg"
 )
 
 const (
@@ -33,21 +34,8 @@ var (
 )
 
 // registerMetrics registers the package's collectors into the config's
-// registry; several wrappers share it, so an existing registration is fine.
-func registerMetrics(ctx caddy.Context) error {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return nil
-	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
-}
+// registry.
+func registerMetrics(ctx caddy.Context) error { return metricsreg.Register(ctx, collectors...) }
 
 // generationCollector exports the open connections of every live
 // generation; a generation's series goes away with its last connection.
