@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -410,6 +411,92 @@ func TestReloadSafeNoGrowth(t *testing.T) {
 	for name, n := range s2 {
 		if n > s1[name] {
 			t.Errorf("metric %s: %d series after 10 reloads, %d after 110", name, s1[name], n)
+		}
+	}
+}
+
+// TestReloadSafeTLS is TestReloadSafeHandsOff and TestReloadSafeHTTP2 over
+// TLS (Caddy's internal CA): a kept HTTP/1.1 connection is handed to each
+// new config, and HTTP/2 requests see no error, across 5 reloads.
+func TestReloadSafeTLS(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	config := func(bs []*harness.Backend) string {
+		addrs := make([]string, len(bs))
+		for i, b := range bs {
+			addrs[i] = b.Addr
+		}
+		return fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	skip_install_trust
+	local_certs
+	default_sni 127.0.0.1
+	%s
+}
+
+https://%s {
+	tls internal
+	reverse_proxy %s
+}
+`, reloadSafeOptions, listen, strings.Join(addrs, " "))
+	}
+	fd := harness.StartFrontdesk(t, config(backends), harness.Caddyfile)
+
+	tlsCfg := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
+	var c *tls.Conn
+	err := harness.Eventually(20*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		c, err = tls.Dial("tcp", listen, tlsCfg) // the certificate may still be on its way
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() string {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", listen)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request on the kept TLS connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d on the kept TLS connection", resp.StatusCode)
+		}
+		return resp.Header.Get("X-Backend")
+	}
+	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
+	defer h2.CloseIdleConnections()
+	h2get := func() {
+		t.Helper()
+		resp, err := h2.Get("https://" + listen + "/")
+		if err != nil {
+			t.Fatalf("HTTP/2 request: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+			t.Fatalf("HTTP/2 request: status %d over %s", resp.StatusCode, resp.Proto)
+		}
+	}
+	get()
+	h2get()
+	for i := range 5 {
+		removed := backends[i%4]
+		if err := fd.Load(config(slices.Delete(slices.Clone(backends), i%4, i%4+1)), harness.Caddyfile); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+		waitOneServing(t, fd)
+		for range 10 {
+			if got := get(); got == removed.Name {
+				t.Fatalf("after reload %d the kept TLS connection reached %s, which the new config removed", i+1, got)
+			}
+			h2get()
 		}
 	}
 }
