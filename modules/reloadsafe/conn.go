@@ -148,11 +148,6 @@ func (c *conn) sawBytes(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if !c.untracked && len(c.sinceWrite)+len(b) <= maxReadAhead {
-		c.sinceWrite = append(c.sinceWrite, b...)
-	} else {
-		c.sinceWrite, c.untracked = nil, true
-	}
 	if c.proto == protoUnknown {
 		// The preface is matched on the first read alone; a client that
 		// sends fewer than three bytes first counts as HTTP/1, which only
@@ -163,6 +158,14 @@ func (c *conn) sawBytes(b []byte) {
 		} else {
 			c.proto = protoHTTP1
 		}
+	}
+	if c.proto != protoHTTP1 {
+		return // HTTP/2 and hijacked connections are never passed on
+	}
+	if !c.untracked && len(c.sinceWrite)+len(b) <= maxReadAhead {
+		c.sinceWrite = append(c.sinceWrite, b...)
+	} else {
+		c.sinceWrite, c.untracked = nil, true
 	}
 }
 
