@@ -45,6 +45,21 @@ var (
 	}
 )
 
+// count increments the counter of upstream in the scope, unless the
+// upstream has left the scoreboard: a request of a replaced config that
+// ends after its entry was dropped must not bring the deleted series back.
+// The counters have one label at most besides scope and upstream.
+func (s *scope) count(c *prometheus.CounterVec, upstream string, label ...string) {
+	if s.sb.Get(upstream) == nil {
+		return
+	}
+	if len(label) == 0 {
+		c.WithLabelValues(s.name, upstream).Inc()
+		return
+	}
+	c.WithLabelValues(s.name, upstream, label[0]).Inc()
+}
+
 // forgetUpstreamSeries deletes the counters of an upstream that left its
 // scope's scoreboard, so that label sets do not pile up as upstreams come
 // and go (dynamic upstreams, reloads).

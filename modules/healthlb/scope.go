@@ -80,7 +80,7 @@ func (s *scope) sweep() {
 
 // logEvent writes one line per ejection transition and counts it.
 func (s *scope) logEvent(ev Event) {
-	ejectionEvents.WithLabelValues(s.name, ev.Upstream, ev.Kind.String()).Inc()
+	s.count(ejectionEvents, ev.Upstream, ev.Kind.String())
 	fields := []zap.Field{
 		zap.String("scope", s.name),
 		zap.String("upstream", ev.Upstream),
@@ -97,7 +97,7 @@ func (s *scope) logEvent(ev Event) {
 
 // logBreaker writes one line per breaker transition and counts it.
 func (s *scope) logBreaker(upstream string, from, to BreakerState) {
-	breakerTransitions.WithLabelValues(s.name, upstream, to.String()).Inc()
+	s.count(breakerTransitions, upstream, to.String())
 	s.logger.Load().Warn("upstream circuit breaker "+to.String(),
 		zap.String("scope", s.name),
 		zap.String("upstream", upstream),

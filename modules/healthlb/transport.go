@@ -175,7 +175,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if b != nil {
 		d, err := b.allow()
 		if err != nil {
-			breakerRejections.WithLabelValues(t.Scope, dial).Inc()
+			t.scope.count(breakerRejections, dial)
 			return nil, reverseproxy.NewDialError(fmt.Errorf("circuit breaker of upstream %s: %w", dial, err))
 		}
 		done = d
@@ -194,7 +194,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 		u.Record(Result{Outcome: OutcomeGatewayError, Latency: latency})
-		attempts.WithLabelValues(t.Scope, dial, OutcomeGatewayError.String()).Inc()
+		t.scope.count(attempts, dial, OutcomeGatewayError.String())
 		report(done, errBreakerFailure)
 		return nil, err
 	}
@@ -205,14 +205,14 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		r.RetryAfter, _ = ParseRetryAfter(ra, time.Now())
 	}
 	u.Record(r)
-	attempts.WithLabelValues(t.Scope, dial, outcome.String()).Inc()
+	t.scope.count(attempts, dial, outcome.String())
 	if b != nil {
 		report(done, b.outcome(res.StatusCode))
 	}
 
 	if t.shouldRetry(req, res.StatusCode, attempt) {
 		u.FinishRequest()
-		statusRetries.WithLabelValues(t.Scope, dial).Inc()
+		t.scope.count(statusRetries, dial)
 		drainAndClose(res.Body)
 		return nil, reverseproxy.NewDialError(fmt.Errorf("upstream %s answered %d; trying another upstream", dial, res.StatusCode))
 	}

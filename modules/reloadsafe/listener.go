@@ -22,6 +22,8 @@ type listener struct {
 	wake      chan struct{} // a conn was queued
 	closeOnce sync.Once
 	stopped   atomic.Bool
+	// lastAccept is when the socket last accepted, in unix nanoseconds.
+	lastAccept atomic.Int64
 
 	mu          sync.Mutex
 	queue       []*conn // passed on by older generations, not yet accepted
@@ -47,14 +49,18 @@ func newListener(ln net.Listener, key string, addr *address, gen *generation) *l
 	return l
 }
 
-// socketLinger is how long a replaced generation's socket keeps accepting
-// (for the newest generation) after its server closed the listener. Linux
-// spreads new connections over every socket bound to a port with
-// SO_REUSEPORT and resets those still queued on a socket when it closes;
-// closing it after the reload's burst of reconnections has passed (clients
-// of requests answered with "Connection: close"), while this loop keeps
-// its queue empty, leaves that race to the instant of the close.
-const socketLinger = 250 * time.Millisecond
+// A replaced generation's socket keeps accepting (for the newest
+// generation) after its server closed the listener. Linux spreads new
+// connections over every socket bound to a port with SO_REUSEPORT and
+// resets those still queued on a socket when it closes, so the socket is
+// closed at least socketLinger after the reload, once no connection has
+// arrived on it for socketQuiet (the burst of reconnections a reload
+// causes is over), or at socketMaxLinger whatever arrives.
+const (
+	socketLinger    = 250 * time.Millisecond
+	socketQuiet     = 50 * time.Millisecond
+	socketMaxLinger = 2 * time.Second
+)
 
 // acceptLoop accepts on the socket until it is closed; Accept takes what
 // it gets. Once the listener is closed, what the socket still accepts goes
@@ -63,6 +69,7 @@ func (l *listener) acceptLoop() {
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
+			l.lastAccept.Store(time.Now().UnixNano())
 			select {
 			case l.accepted <- acceptResult{c, nil}:
 			case <-l.done:
@@ -166,7 +173,7 @@ func (l *listener) Close() error {
 		close(l.done)
 		l.addr.remove(l)
 		if l.addr.served() {
-			time.AfterFunc(socketLinger, func() { _ = l.closeSocket() })
+			l.lingerThenClose(time.Now().Add(socketMaxLinger), socketLinger)
 		} else {
 			err = l.closeSocket()
 		}
@@ -192,6 +199,19 @@ func (l *listener) Close() error {
 		}
 	})
 	return err
+}
+
+// lingerThenClose closes the socket after wait, if it has been quiet for
+// socketQuiet by then or the deadline has come, and else waits again.
+func (l *listener) lingerThenClose(deadline time.Time, wait time.Duration) {
+	time.AfterFunc(wait, func() {
+		quiet := time.Since(time.Unix(0, l.lastAccept.Load()))
+		if quiet >= socketQuiet || !time.Now().Before(deadline) {
+			_ = l.closeSocket()
+			return
+		}
+		l.lingerThenClose(deadline, min(socketQuiet-quiet, time.Until(deadline)))
+	})
 }
 
 // closeSocket closes this generation's socket and lets go of the address.
