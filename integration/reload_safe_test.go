@@ -109,6 +109,24 @@ func waitOneServing(t *testing.T, fd *harness.Frontdesk) {
 	}
 }
 
+// keptGet sends a GET on a kept connection and returns the X-Backend of
+// its answer, which must be a 200 that keeps the connection.
+func keptGet(t *testing.T, c net.Conn, br *bufio.Reader, host string) string {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("request on the kept connection: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("status %d, Connection: close %v; want 200 and keep-alive", resp.StatusCode, resp.Close)
+	}
+	return resp.Header.Get("X-Backend")
+}
+
 // TestReloadSafeHandsOff keeps one keep-alive connection across 5 reloads,
 // each of which removes one backend: after each, the requests on that same
 // connection are served by the new config (never by the removed backend),
@@ -125,21 +143,7 @@ func TestReloadSafeHandsOff(t *testing.T) {
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	get := func() string {
-		t.Helper()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", listen)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request on the kept connection: %v", err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.Close {
-			t.Fatalf("status %d, Connection: close %v; want 200 and keep-alive", resp.StatusCode, resp.Close)
-		}
-		return resp.Header.Get("X-Backend")
-	}
+	get := func() string { return keptGet(t, c, br, listen) }
 	get()
 	for i := range 5 {
 		removed := backends[i%4]
@@ -480,21 +484,7 @@ https://%s {
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	get := func() string {
-		t.Helper()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", listen)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request on the kept TLS connection: %v", err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("status %d on the kept TLS connection", resp.StatusCode)
-		}
-		return resp.Header.Get("X-Backend")
-	}
+	get := func() string { return keptGet(t, c, br, listen) }
 	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	defer h2.CloseIdleConnections()
