@@ -13,4 +13,5 @@ import (
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/ratelimit"
+	_ "github.com/frontdesk-proxy/frontdesk/modules/reloadsafe"
 )

@@ -39,28 +39,38 @@ http://%s {
 `, listen, front, strings.Join(addrs, " "), block)
 }
 
-// TestReloadUnderLoad reverse-proxies to four backends while the load
-// generator runs, and changes the upstream set with 20 reloads through the
-// admin API (the last one with `frontdesk reload`). Every reload must
-// succeed, no connection may be refused and no request may get an error
-// status. Errors on reused keep-alive connections are stock Caddy's known
-// reload gap; they are counted and reported here.
-func TestReloadUnderLoad(t *testing.T) {
-	backends := harness.StartBackends(t, "app", 4)
-	listen := harness.FreeAddr(t)
-	fd := harness.StartFrontdesk(t, proxyCaddyfile(listen, backends), harness.Caddyfile)
+// reloadSafeOptions is the global option block that turns the reload_safe
+// listener wrapper on for every server, as the examples do.
+const reloadSafeOptions = `servers {
+		listener_wrappers {
+			reload_safe
+		}
+	}
+`
 
+// withGlobal adds options to the global options block of a Caddyfile made
+// by proxySite.
+func withGlobal(caddyfile, options string) string {
+	return strings.Replace(caddyfile, "auto_https off\n", "auto_https off\n\t"+options, 1)
+}
+
+// reloadUnderLoad runs the load generator (32 keep-alive connections that,
+// like wrk, never retry) against listen while it reloads Frontdesk n
+// times, each reload changing the upstream set (a rotation through the
+// four sets of three backends); config turns a backend list into the
+// Caddyfile. The last reload uses `frontdesk reload`, the others POST
+// /load. It returns the load's result and the last upstream set.
+func reloadUnderLoad(t *testing.T, fd *harness.Frontdesk, listen string, backends []*harness.Backend,
+	n int, config func([]*harness.Backend) string) (harness.LoadResult, []*harness.Backend) {
+	t.Helper()
 	load := harness.StartLoad(harness.LoadConfig{Target: listen, Connections: 32, Duration: 2 * time.Minute})
-	const reloads = 20
 	var final []*harness.Backend
-	for i := range reloads {
+	for i := range n {
 		time.Sleep(150 * time.Millisecond)
-		// Rotate through the four sets of three backends, so every reload
-		// changes the upstream set.
 		final = slices.Clone(backends)
 		final = slices.Delete(final, i%4, i%4+1)
-		cfg := proxyCaddyfile(listen, final)
-		if i < reloads-1 {
+		cfg := config(final)
+		if i < n-1 {
 			if err := fd.Load(cfg, harness.Caddyfile); err != nil {
 				t.Fatalf("reload %d through POST /load: %v", i+1, err)
 			}
@@ -75,7 +85,25 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(150 * time.Millisecond)
-	res := load.Stop()
+	return load.Stop(), final
+}
+
+// TestReloadUnderLoad reverse-proxies to four backends while the load
+// generator runs, and changes the upstream set with 20 reloads through the
+// admin API (the last one with `frontdesk reload`), without the
+// reload_safe wrapper. Every reload must succeed, no connection may be
+// refused and no request may get an error status. Errors on reused
+// keep-alive connections are stock Caddy's known reload gap; they are
+// counted and reported here (TestReloadSafe must have none).
+func TestReloadUnderLoad(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	listen := harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, proxyCaddyfile(listen, backends), harness.Caddyfile)
+
+	const reloads = 20
+	res, final := reloadUnderLoad(t, fd, listen, backends, reloads, func(bs []*harness.Backend) string {
+		return proxyCaddyfile(listen, bs)
+	})
 	t.Logf("under %d reloads: %s", reloads, res)
 	if res.Requests() == 0 {
 		t.Fatal("no request was answered")

@@ -40,6 +40,7 @@ func newTransport(t *testing.T, edit func(*ObservedTransport), budget retryBudge
 	}
 	tr.budget = budget
 	t.Cleanup(func() { _ = tr.Cleanup() })
+	tr.commit() // the config was accepted
 	return tr
 }
 
@@ -234,5 +235,48 @@ func TestRecoveryRestartsSlowStart(t *testing.T) {
 	}
 	if f := u.Snapshot().WeightFactor; f >= 1 {
 		t.Errorf("weight factor %v after the healthy event, want the start of a new ramp", f)
+	}
+}
+
+func TestHealthEventHost(t *testing.T) {
+	for _, tc := range []struct {
+		dial string
+		port int
+		want string
+		ok   bool
+	}{
+		{"10.0.0.7:80", 0, "10.0.0.7:80", true},
+		{"10.0.0.7:80", 8081, "10.0.0.7:8081", true},
+		{"unix//run/app.sock", 0, "localhost", true},
+		{"{env.APP}:80", 0, "", false},
+	} {
+		got, ok := healthEventHost(tc.dial, tc.port)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("healthEventHost(%q, %d) = %q, %v; want %q, %v", tc.dial, tc.port, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestRecoveryOnHealthPort: with a health_port (or a unix socket) the
+// healthy event names another host than the dial address; the upstream's
+// slow start restarts all the same.
+func TestRecoveryOnHealthPort(t *testing.T) {
+	tr := newTransport(t, nil, retryBudget{})
+	tr.scope.sb.SetConfig(Config{SlowStartWindow: time.Millisecond})
+	u := tr.entry("10.0.0.7:80")
+	sock := tr.entry("unix//run/app.sock")
+	time.Sleep(5 * time.Millisecond)
+	tr.scope.sb.SetConfig(Config{SlowStartWindow: time.Hour})
+	r := recoveryHandler{sb: tr.scope.sb, dials: map[string][]string{"10.0.0.7:8081": {"10.0.0.7:80"}, "localhost": {"unix//run/app.sock"}}}
+	for _, host := range []string{"10.0.0.7:8081", "localhost"} {
+		if err := r.Handle(context.Background(), caddy.Event{Data: map[string]any{"host": host}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := u.Snapshot().WeightFactor; f >= 1 {
+		t.Errorf("health-port upstream: weight factor %v after the healthy event, want a new ramp", f)
+	}
+	if f := sock.Snapshot().WeightFactor; f >= 1 {
+		t.Errorf("unix-socket upstream: weight factor %v after the healthy event, want a new ramp", f)
 	}
 }

@@ -45,11 +45,34 @@ var (
 	}
 )
 
-// registerMetrics registers the package's collectors into the config's
-// registry; several modules share it, so an existing registration is fine.
-func registerMetrics(ctx caddy.Context) error {
-	return promreg.Register(ctx, collectors...)
+// count increments the counter of upstream in the scope, unless the
+// upstream has left the scoreboard: a request of a replaced config that
+// ends after its entry was dropped must not bring the deleted series back.
+// The counters have one label at most besides scope and upstream.
+func (s *scope) count(c *prometheus.CounterVec, upstream string, label ...string) {
+	if s.sb.Get(upstream) == nil {
+		return
+	}
+	if len(label) == 0 {
+		c.WithLabelValues(s.name, upstream).Inc()
+		return
+	}
+	c.WithLabelValues(s.name, upstream, label[0]).Inc()
 }
+
+// forgetUpstreamSeries deletes the counters of an upstream that left its
+// scope's scoreboard, so that label sets do not pile up as upstreams come
+// and go (dynamic upstreams, reloads).
+func forgetUpstreamSeries(scope, upstream string) {
+	labels := prometheus.Labels{"scope": scope, "upstream": upstream}
+	for _, c := range []*prometheus.CounterVec{attempts, breakerRejections, breakerTransitions, ejectionEvents, statusRetries} {
+		c.DeletePartialMatch(labels)
+	}
+}
+
+// registerMetrics registers the package's collectors into the config's
+// registry.
+func registerMetrics(ctx caddy.Context) error { return promreg.Register(ctx, collectors...) }
 
 // The gauges of stateCollector, read from the scoreboards at scrape time.
 var (

@@ -104,9 +104,13 @@ func (p *policy) provision(ctx caddy.Context, name string, s ScoreboardSettings)
 			"reverse_proxy lacks: add `transport observed_http` to its Caddyfile block "+
 			`(JSON: "transport": {"protocol": "observed_http"}); all options of the http transport work there`, name)
 	}
-	if err := t.scope.sb.SetConfig(s.config()); err != nil {
+	// The settings reach the shared scoreboard with the transport's
+	// commit, at the first request: see ObservedTransport.commit.
+	cfg := s.config()
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	t.policyConfig = &cfg
 	if err := registerMetrics(ctx); err != nil {
 		return err
 	}
@@ -142,6 +146,7 @@ func (s *selection) isUsable(i int) bool {
 // first of them lets probes through.
 func (p *policy) choose(pool reverseproxy.UpstreamPool, r *http.Request, w http.ResponseWriter, weights []int, pick func(*Scoreboard, Pool) int) *reverseproxy.Upstream {
 	t := p.transport
+	t.commit()
 	s := selections.Get().(*selection)
 	defer func() {
 		clear(s.entries)

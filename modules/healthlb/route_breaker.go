@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ type RouteBreaker struct {
 	breaker *breaker
 	logger  *zap.Logger
 	poolKey string
+	// commit gives a named breaker this config's logger at the first
+	// request, not in Provision, so that a refused config changes nothing.
+	commit func()
 }
 
 // routeBreakers holds the named route breakers across config loads. A new
@@ -101,8 +105,11 @@ func (rb *RouteBreaker) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("route breaker %q: %v", rb.Name, err)
 	}
 	p := v.(*pooledBreaker)
-	p.logger.Store(rb.logger)
+	if p.logger.Load() == nil {
+		p.logger.Store(rb.logger)
+	}
 	rb.breaker, rb.poolKey = p.breaker, key
+	rb.commit = sync.OnceFunc(func() { p.logger.Store(rb.logger) })
 	return nil
 }
 
@@ -129,6 +136,9 @@ func (rb *RouteBreaker) Validate() error { return rb.BreakerConfig.Validate() }
 // ServeHTTP lets the request through if the breaker allows it and reports
 // how it ended.
 func (rb *RouteBreaker) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if rb.commit != nil {
+		rb.commit()
+	}
 	done, err := rb.breaker.allow()
 	if err != nil {
 		return friendly.Write(w, r, friendly.Answer{

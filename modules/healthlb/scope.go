@@ -36,7 +36,8 @@ type scope struct {
 
 // acquireScope returns the scope of that name, creating it if no module
 // holds it, and counts one more user; releaseScope must follow in Cleanup.
-// The logger of the latest user reports the scope's transitions.
+// The logger of the latest config to serve (see ObservedTransport.commit)
+// reports the scope's transitions.
 func acquireScope(name string, logger *zap.Logger) (*scope, error) {
 	v, _, err := scopes.LoadOrNew(name, func() (caddy.Destructor, error) {
 		sb, err := NewScoreboard(Config{}, nil, nil)
@@ -46,15 +47,14 @@ func acquireScope(name string, logger *zap.Logger) (*scope, error) {
 		s := &scope{name: name, sb: sb, stop: make(chan struct{}), done: make(chan struct{})}
 		s.logger.Store(logger)
 		sb.SetEventHandler(s.logEvent)
+		sb.SetDropHandler(func(addr string) { forgetUpstreamSeries(name, addr) })
 		go s.sweep()
 		return s, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scope %q: %v", name, err)
 	}
-	s := v.(*scope)
-	s.logger.Store(logger)
-	return s, nil
+	return v.(*scope), nil
 }
 
 func releaseScope(name string) { _, _ = scopes.Delete(name) }
@@ -80,7 +80,7 @@ func (s *scope) sweep() {
 
 // logEvent writes one line per ejection transition and counts it.
 func (s *scope) logEvent(ev Event) {
-	ejectionEvents.WithLabelValues(s.name, ev.Upstream, ev.Kind.String()).Inc()
+	s.count(ejectionEvents, ev.Upstream, ev.Kind.String())
 	fields := []zap.Field{
 		zap.String("scope", s.name),
 		zap.String("upstream", ev.Upstream),
@@ -97,7 +97,7 @@ func (s *scope) logEvent(ev Event) {
 
 // logBreaker writes one line per breaker transition and counts it.
 func (s *scope) logBreaker(upstream string, from, to BreakerState) {
-	breakerTransitions.WithLabelValues(s.name, upstream, to.String()).Inc()
+	s.count(breakerTransitions, upstream, to.String())
 	s.logger.Load().Warn("upstream circuit breaker "+to.String(),
 		zap.String("scope", s.name),
 		zap.String("upstream", upstream),

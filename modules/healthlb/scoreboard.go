@@ -34,6 +34,7 @@ type Scoreboard struct {
 
 	cfg      atomic.Pointer[Config] // with defaults applied
 	onEvent  atomic.Pointer[func(Event)]
+	onDrop   atomic.Pointer[func(addr string)]
 	poolSize atomic.Int64
 
 	pool    *caddy.UsagePool
@@ -72,9 +73,14 @@ func (sb *Scoreboard) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	sb.setValidConfig(cfg)
+	return nil
+}
+
+// setValidConfig makes cfg, already validated, the configuration.
+func (sb *Scoreboard) setValidConfig(cfg Config) {
 	cfg = cfg.withDefaults()
 	sb.cfg.Store(&cfg)
-	return nil
 }
 
 // Config returns the configuration in effect, with defaults filled in.
@@ -173,7 +179,14 @@ func (sb *Scoreboard) unindex(u *Upstream) {
 			delete(m, u.addr)
 		}
 	})
+	if fn := sb.onDrop.Load(); fn != nil {
+		(*fn)(u.addr)
+	}
 }
+
+// SetDropHandler makes fn learn the address of every entry that leaves
+// the scoreboard (its last user released it).
+func (sb *Scoreboard) SetDropHandler(fn func(addr string)) { sb.onDrop.Store(&fn) }
 
 // reindex replaces the index with an edited copy.
 func (sb *Scoreboard) reindex(edit func(map[string]*Upstream)) {

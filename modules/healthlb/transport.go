@@ -69,13 +69,9 @@ type ObservedTransport struct {
 	budget retryBudget
 	logger *zap.Logger
 	held   *heldEntries
-}
-
-// heldEntries are the scoreboard entries a transport holds a reference to.
-type heldEntries struct {
-	mu      sync.Mutex // serialises taking and releasing
-	m       sync.Map   // dial address → *Upstream
-	cleaned bool
+	// policyConfig is the scoreboard configuration of the handler's
+	// selection policy, validated at Provision and applied by commit.
+	policyConfig *Config
 }
 
 // CaddyModule returns the Caddy module information. It must be declared
@@ -118,7 +114,7 @@ func (t *ObservedTransport) Provision(ctx caddy.Context) error {
 	if h := parentHandler(ctx); h != nil {
 		t.budget = budgetOf(h.LoadBalancing)
 		for _, u := range h.Upstreams {
-			t.entry(u.Dial)
+			t.held.takeStatic(t, u.Dial)
 		}
 		if err := t.watchRecoveries(ctx, h); err != nil {
 			return err
@@ -128,27 +124,6 @@ func (t *ObservedTransport) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("http transport: %v", err)
 	}
 	return nil
-}
-
-// entry returns the scoreboard entry of the upstream dial address, taking
-// a reference for this transport the first time (dynamic upstreams are
-// taken when first seen), and gives it a breaker if one is configured and
-// it has none with the same settings.
-func (t *ObservedTransport) entry(dial string) *Upstream {
-	h := t.held
-	if v, ok := h.m.Load(dial); ok {
-		return v.(*Upstream)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if v, ok := h.m.Load(dial); ok || h.cleaned {
-		u, _ := v.(*Upstream)
-		return u
-	}
-	u := t.scope.sb.Acquire(dial)
-	h.m.Store(dial, u)
-	t.attachBreaker(u)
-	return u
 }
 
 // attachBreaker gives u the configured breaker. An entry that kept a
@@ -186,6 +161,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		// reverse_proxy): not traffic, not counted
 		return t.HTTPTransport.RoundTrip(req)
 	}
+	t.commit()
 	dial := di.Upstream.Dial
 	u := t.entry(dial)
 	if u == nil {
@@ -199,7 +175,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if b != nil {
 		d, err := b.allow()
 		if err != nil {
-			breakerRejections.WithLabelValues(t.Scope, dial).Inc()
+			t.scope.count(breakerRejections, dial)
 			return nil, reverseproxy.NewDialError(fmt.Errorf("circuit breaker of upstream %s: %w", dial, err))
 		}
 		done = d
@@ -218,7 +194,7 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 		u.Record(Result{Outcome: OutcomeGatewayError, Latency: latency})
-		attempts.WithLabelValues(t.Scope, dial, OutcomeGatewayError.String()).Inc()
+		t.scope.count(attempts, dial, OutcomeGatewayError.String())
 		report(done, errBreakerFailure)
 		return nil, err
 	}
@@ -229,14 +205,14 @@ func (t *ObservedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		r.RetryAfter, _ = ParseRetryAfter(ra, time.Now())
 	}
 	u.Record(r)
-	attempts.WithLabelValues(t.Scope, dial, outcome.String()).Inc()
+	t.scope.count(attempts, dial, outcome.String())
 	if b != nil {
 		report(done, b.outcome(res.StatusCode))
 	}
 
 	if t.shouldRetry(req, res.StatusCode, attempt) {
 		u.FinishRequest()
-		statusRetries.WithLabelValues(t.Scope, dial).Inc()
+		t.scope.count(statusRetries, dial)
 		drainAndClose(res.Body)
 		return nil, reverseproxy.NewDialError(fmt.Errorf("upstream %s answered %d; trying another upstream", dial, res.StatusCode))
 	}
@@ -283,14 +259,7 @@ func (b *trackedBody) Close() error {
 // held, and cleans up the HTTP transport.
 func (t *ObservedTransport) Cleanup() error {
 	if h := t.held; h != nil {
-		h.mu.Lock()
-		h.m.Range(func(dial, _ any) bool {
-			t.scope.sb.Release(dial.(string))
-			h.m.Delete(dial)
-			return true
-		})
-		h.cleaned = true
-		h.mu.Unlock()
+		h.releaseAll(t.scope.sb)
 		releaseScope(t.Scope)
 	}
 	return t.HTTPTransport.Cleanup()

@@ -1,0 +1,50 @@
+package reloadsafe
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(adminGenerations{})
+}
+
+// adminGenerations is the admin API route /reload_safe/generations: every
+// config generation of the reload_safe wrapper that still serves or still
+// has connections open, with its connections per listener. A generation
+// whose state is "draining" was replaced by a reload; its connections are
+// the ones still draining.
+type adminGenerations struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminGenerations) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.reload_safe",
+		New: func() caddy.Module { return new(adminGenerations) },
+	}
+}
+
+// Routes returns the route of the /reload_safe/generations endpoint.
+func (a adminGenerations) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{
+		Pattern: "/reload_safe/generations",
+		Handler: caddy.AdminHandlerFunc(a.handleGenerations),
+	}}
+}
+
+func (adminGenerations) handleGenerations(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(allGenerations()); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddy.AdminRouter = (*adminGenerations)(nil)
