@@ -33,6 +33,9 @@ func init() {
 //			idle_timeout      <duration>
 //			write_timeout     <duration>
 //			reload_grace      <duration>
+//			max_connections     <n>
+//			max_unauthenticated <n>
+//			login_failure_limit <max failures> [<window>]
 //			max_session_log   <n>
 //			max_session_log_bytes <n>
 //			max_prepared_bytes    <n>
@@ -146,6 +149,33 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, opt, &s.ReloadGrace); err != nil {
 				return err
 			}
+		case "max_connections":
+			if err := positiveArg(d, opt, &s.MaxConnections); err != nil {
+				return err
+			}
+		case "max_unauthenticated":
+			if err := positiveArg(d, opt, &s.MaxUnauthenticated); err != nil {
+				return err
+			}
+		case "login_failure_limit":
+			args := d.RemainingArgs()
+			if len(args) == 0 || len(args) > 2 {
+				return d.Errf("login_failure_limit takes <max failures> [<window>]")
+			}
+			lim := new(LoginFailureLimit)
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return d.Errf("login_failure_limit max failures %q: want a positive number", args[0])
+			}
+			lim.MaxFailures = n
+			if len(args) == 2 {
+				dur, err := caddy.ParseDuration(args[1])
+				if err != nil || dur <= 0 {
+					return d.Errf("login_failure_limit window %q: want a positive duration", args[1])
+				}
+				lim.Window = caddy.Duration(dur)
+			}
+			s.LoginFailureLimit = lim
 		case "max_session_log":
 			if err := positiveArg(d, opt, &s.routing().MaxSessionLog); err != nil {
 				return err

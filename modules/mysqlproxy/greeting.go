@@ -3,31 +3,33 @@ package mysqlproxy
 import (
 	"bufio"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
-// greetings caches, per cluster (its first backend), what a handshake said: the
-// version string and capabilities the proxy shows its clients, so that
-// client libraries that sniff the version see the real server.
-var greetings sync.Map // backendAddr.String() -> greeting
-
-// greeting returns what to tell clients about the server, asking the
-// primary (or else a replica) the first time.
+// greeting returns what to tell clients about the server behind the proxy:
+// the version string and capabilities of the first backend whose handshake
+// the monitor has read (so that client libraries that sniff the version see
+// the real server), or a fallback. It never contacts a backend: a client
+// that has not logged in costs no backend connection.
 func (srv *Server) greeting() greeting {
-	key := srv.nodes[0].key
-	if g, ok := greetings.Load(key); ok {
-		return g.(greeting)
-	}
 	for _, n := range srv.nodes {
-		if g, err := probeGreeting(n.addr, time.Duration(srv.ConnectTimeout)); err == nil {
-			greetings.Store(key, g)
-			return g
+		if g := n.greeting.Load(); g != nil {
+			return *g
 		}
 	}
 	return fallbackGreeting
+}
+
+// learnGreeting reads the backend's handshake once, for greeting.
+func (n *node) learnGreeting(timeout time.Duration) {
+	if n.greeting.Load() != nil {
+		return
+	}
+	if g, err := probeGreeting(n.addr, timeout); err == nil {
+		n.greeting.Store(&g)
+	}
 }
 
 // probeGreeting reads a backend's handshake and hangs up.

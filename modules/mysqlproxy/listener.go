@@ -21,10 +21,12 @@ var listeners = caddy.NewUsagePool()
 // sharedListener is a listening socket with one accept loop that hands each
 // connection to the server currently serving the address.
 type sharedListener struct {
-	key    string
-	ln     net.Listener
-	server atomic.Pointer[Server]
-	done   chan struct{}
+	key string
+	ln  net.Listener
+	// server is the server in force among those of the started configs.
+	server  atomic.Pointer[Server]
+	servers committed[*Server]
+	done    chan struct{}
 	// wait sees the accept loop end in Destruct.
 	wait sync.WaitGroup
 }
@@ -43,6 +45,7 @@ func acquireListener(key string, na caddy.NetworkAddress) (*sharedListener, erro
 			return nil, errors.New("not a stream listener")
 		}
 		l := &sharedListener{key: key, ln: netLn, done: make(chan struct{})}
+		l.servers.apply = l.server.Store
 		l.wait.Add(1)
 		go l.acceptLoop()
 		return l, nil
@@ -54,12 +57,14 @@ func acquireListener(key string, na caddy.NetworkAddress) (*sharedListener, erro
 }
 
 // serveWith makes s the server that gets new connections.
-func (l *sharedListener) serveWith(s *Server) { l.server.Store(s) }
+func (l *sharedListener) serveWith(s *Server) { l.servers.commit(s, s) }
 
-// release gives up s's use of the listener; the socket closes when no
-// config uses it any more.
+// release gives up s's use of the listener: the server of the newest
+// config still started gets new connections again (the running config's,
+// when Caddy stops a new config that failed to start); the socket closes
+// when no config uses it any more.
 func (l *sharedListener) release(s *Server) {
-	l.server.CompareAndSwap(s, nil)
+	l.servers.withdraw(s)
 	listeners.Delete(l.key)
 }
 
@@ -83,7 +88,7 @@ func (l *sharedListener) acceptLoop() {
 		s := l.server.Load()
 		if s == nil {
 			// Between configs with no server for this address; refuse kindly.
-			go refuse(conn)
+			go refuse(conn, errReloading)
 			continue
 		}
 		go s.serve(conn)

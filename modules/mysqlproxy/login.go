@@ -2,7 +2,6 @@ package mysqlproxy
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -81,9 +80,9 @@ func (s *session) login() error {
 	if err := s.writeAndFlush(hs.Append(nil)); err != nil {
 		return err
 	}
-	p, err := s.pc.ReadPacket()
+	p, err := s.readLoginPacket("handshake response")
 	if err != nil {
-		return fmt.Errorf("reading handshake response: %w", s.outOfOrder(err))
+		return err
 	}
 	switch {
 	case wire.IsSSLRequest(p) && srv.TLS == nil:
@@ -92,14 +91,15 @@ func (s *session) login() error {
 		if err := s.startTLS(); err != nil {
 			return err
 		}
-		if p, err = s.pc.ReadPacket(); err != nil {
-			return fmt.Errorf("reading handshake response: %w", s.outOfOrder(err))
+		if p, err = s.readLoginPacket("handshake response"); err != nil {
+			return err
 		}
 	case srv.TLS != nil && srv.TLS.Require:
 		return s.refuseLogin(wire.NewSQLError(wire.ERAccessDeniedError, "Frontdesk requires TLS: connect with SSL/TLS on"))
 	}
 	resp, err := wire.ParseHandshakeResponse(p)
 	if err != nil {
+		s.clientFault = true
 		return s.refuseLogin(wire.NewSQLError(wire.ERHandshakeError, "Bad handshake: %v", err))
 	}
 	// TLS is the client leg's business: the backend legs never ask for it.
@@ -116,6 +116,7 @@ func (s *session) login() error {
 	u, sha1pw := srv.authenticate(resp.Username, nonce, reply)
 	if u == nil {
 		s.srv.stats.loginFailures.Add(1)
+		s.clientFault = true
 		return s.refuseLogin(s.accessDenied(resp.Username, len(reply) > 0))
 	}
 	if name, unsafe := unsafeCollations[resp.Charset]; unsafe {
@@ -160,9 +161,9 @@ func (s *session) switchToNative(nonce []byte) ([]byte, error) {
 	if err := s.writeAndFlush(sw.Append(nil)); err != nil {
 		return nil, err
 	}
-	p, err := s.pc.ReadPacket()
+	p, err := s.readLoginPacket("auth switch reply")
 	if err != nil {
-		return nil, fmt.Errorf("reading auth switch reply: %w", err)
+		return nil, err
 	}
 	return append([]byte{}, p...), nil
 }
@@ -202,13 +203,16 @@ func (s *session) refuseLogin(err *wire.SQLError) error {
 	return errLoginFailed
 }
 
-// refuse answers a connection that no server takes (between configs) with
-// an error instead of a greeting.
-func refuse(conn net.Conn) {
+// errReloading answers a connection that no server takes (between configs).
+var errReloading = &wire.SQLError{Code: wire.ERServerShutdown, Message: "Frontdesk is reloading; connect again"}
+
+// refuse answers a connection with an error instead of a greeting, and
+// closes it.
+func refuse(conn net.Conn, refusal *wire.SQLError) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Second))
 	// Before the handshake there is no SQLSTATE marker.
-	msg := &wire.SQLError{Code: wire.ERServerShutdown, Message: "Frontdesk is reloading; connect again"}
+	msg := &wire.SQLError{Code: refusal.Code, Message: refusal.Message}
 	pkt, _ := wire.AppendPacket(nil, msg.Append(nil), 0)
 	conn.Write(pkt)
 }

@@ -22,6 +22,8 @@ var (
 	descSessionsClosed = metricDesc("sessions_closed_total", "Ended client sessions, by how they ended.", "server", "reason")
 	descSessionsPinned = metricDesc("session_pins_total", "Sessions bound to the primary for the rest of their life, by why.", "server", "reason")
 	descLoginFailures  = metricDesc("login_failures_total", "Refused client logins.", "server")
+	descUnauth         = metricDesc("connections_unauthenticated", "Open client connections that have not logged in yet.", "server")
+	descRefused        = metricDesc("connections_refused_total", "Client connections turned away before their greeting, by why.", "server", "reason")
 	descStatements     = metricDesc("statements_total", "Commands run, by where they ran.", "server", "target")
 	descErrors         = metricDesc("errors_total", "Commands answered with an error, by a backend or the proxy.", "server")
 	descUsable         = metricDesc("backend_usable", "1 if the backend takes new work (replicas: reads under the lag limit).", "server", "backend", "role")
@@ -43,6 +45,10 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSessionsOpen, gauge, float64(st.SessionsOpen), name)
 		ch <- prometheus.MustNewConstMetric(descSessionsTotal, counter, float64(st.SessionsTotal), name)
 		ch <- prometheus.MustNewConstMetric(descLoginFailures, counter, float64(st.LoginFailures), name)
+		ch <- prometheus.MustNewConstMetric(descUnauth, gauge, float64(st.Unauthenticated), name)
+		for reason, n := range st.ConnectionsRefused {
+			ch <- prometheus.MustNewConstMetric(descRefused, counter, float64(n), name, reason)
+		}
 		for reason, n := range st.SessionsClosed {
 			ch <- prometheus.MustNewConstMetric(descSessionsClosed, counter, float64(n), name, reason)
 		}

@@ -28,6 +28,7 @@ func (n *node) monitor() {
 	first := true
 	for {
 		s := n.settings.Load()
+		n.learnGreeting(time.Duration(s.health.Timeout))
 		if s.monitor {
 			if cfg := n.monitorConfig(s.health); cfg.FormatDSN() != dsn {
 				if db != nil {

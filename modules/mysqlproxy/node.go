@@ -3,7 +3,6 @@ package mysqlproxy
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,17 +38,21 @@ type node struct {
 	// health is the monitor's last finding; nil before the first check or
 	// with the monitor off.
 	health atomic.Pointer[healthState]
-	// settings are the current config's, swapped in by each generation.
+	// settings and logger are those of the newest started config that uses
+	// the node (configs), or of the config that made it until that starts.
 	settings atomic.Pointer[nodeSettings]
 	logger   atomic.Pointer[zap.Logger]
+	configs  committed[*nodeConfig]
 
 	lastErr atomic.Pointer[string]
+	// greeting is what the backend's handshake said, read by the monitor
+	// once (see Server.greeting); nil until then.
+	greeting atomic.Pointer[greeting]
 	// checked is closed after the monitor's first check (or at once with
 	// the monitor off), so a new config routes on facts from the start.
-	checked   chan struct{}
-	stop      chan struct{}
-	stopped   chan struct{}
-	startOnce sync.Once
+	checked chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 // nodeBreaker is a node's circuit breaker with the open time it was made
@@ -57,6 +60,13 @@ type node struct {
 type nodeBreaker struct {
 	*gobreaker.TwoStepCircuitBreaker[struct{}]
 	openTime time.Duration
+}
+
+// nodeConfig is what one config commits to a node.
+type nodeConfig struct {
+	settings *nodeSettings
+	breaker  *nodeBreaker
+	logger   *zap.Logger
 }
 
 // nodeSettings are the parts of a server's config that a node uses.
@@ -94,26 +104,57 @@ func (n *node) healthState() *healthState {
 	return n.health.Load()
 }
 
-// acquireNode returns the node for addr, creating it (with its breaker) on
-// first use. Each call must be paired with releaseNode.
+// acquireNode returns the node for addr. A node new to the process is made
+// with the config's settings and its monitor started; a node that the
+// running config uses too is left as it is until the new config is
+// accepted (commit). Each call must be paired with releaseNode.
 func acquireNode(addr backendAddr, settings *nodeSettings, logger *zap.Logger) (*node, error) {
 	key := addr.String()
 	val, _, err := nodes.LoadOrNew(key, func() (caddy.Destructor, error) {
 		n := &node{key: key, addr: addr, checked: make(chan struct{}), stop: make(chan struct{}), stopped: make(chan struct{})}
+		n.configs.apply = n.apply
+		n.apply(n.configFor(settings, logger))
+		go n.monitor()
 		return n, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	n := val.(*node)
-	n.settings.Store(settings)
+	return val.(*node), nil
+}
+
+// commit puts owner's settings in force on the node: its monitor's
+// credentials and interval, its breaker's thresholds (a new, closed breaker
+// if the open time changed), and its logger. A config commits its nodes
+// when it starts and withdraws them when it stops, so that a config that is
+// refused changes nothing (see committed).
+func (n *node) commit(owner *Server, settings *nodeSettings, logger *zap.Logger) {
+	n.configs.commit(owner, n.configFor(settings, logger))
+}
+
+// withdraw puts the settings of the newest config still started back in
+// force, if owner's were.
+func (n *node) withdraw(owner *Server) { n.configs.withdraw(owner) }
+
+// configFor makes what a config commits to the node, keeping the breaker in
+// force when its open time stays.
+func (n *node) configFor(settings *nodeSettings, logger *zap.Logger) *nodeConfig {
 	openTime := time.Duration(settings.health.BreakerOpenTime)
-	if b := n.breaker.Load(); b == nil || b.openTime != openTime {
-		n.breaker.Store(&nodeBreaker{n.newBreaker(openTime), openTime})
+	b := n.breaker.Load()
+	if b == nil || b.openTime != openTime {
+		b = &nodeBreaker{n.newBreaker(openTime), openTime}
 	}
-	n.logger.Store(logger.With(zap.String("backend", key)))
-	n.startOnce.Do(func() { go n.monitor() })
-	return n, nil
+	return &nodeConfig{settings: settings, breaker: b, logger: logger.With(zap.String("backend", n.key))}
+}
+
+// apply puts c in force; nil (no config left) changes nothing.
+func (n *node) apply(c *nodeConfig) {
+	if c == nil {
+		return
+	}
+	n.settings.Store(c.settings)
+	n.breaker.Store(c.breaker)
+	n.logger.Store(c.logger)
 }
 
 // newBreaker makes the node's circuit breaker: it opens after the
@@ -152,7 +193,7 @@ func notABackendFailure(err error) bool {
 		return false
 	}
 	switch se.Code {
-	case wire.ERConCountError, wire.ERServerShutdown, 1129 /* host blocked */ :
+	case wire.ERConCountError, wire.ERServerShutdown, wire.ERHostIsBlocked:
 		return false
 	}
 	return true

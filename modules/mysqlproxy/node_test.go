@@ -123,41 +123,65 @@ func TestDiscoveredRoles(t *testing.T) {
 	}
 }
 
-// TestNodeBreakerFollowsOpenTime: a config that keeps a backend keeps its
-// breaker, open or not; one that changes the open time gets a new one.
-func TestNodeBreakerFollowsOpenTime(t *testing.T) {
+// TestNodeCommitsFollowConfigs: a config that keeps a backend keeps its
+// breaker, open or not; one that changes the open time gets a new one, but
+// only once it starts; and when a started config is stopped because
+// another app refused it, the running config's breaker and settings are in
+// force again.
+func TestNodeCommitsFollowConfigs(t *testing.T) {
 	addr := backendAddr{network: "tcp", address: "127.0.0.1:1"}
 	settings := func(open time.Duration) *nodeSettings {
 		return &nodeSettings{health: Health{BreakerFailures: 1, BreakerOpenTime: caddy.Duration(open)}}
 	}
-	acquire := func(open time.Duration) *node {
-		n, err := acquireNode(addr, settings(open), zap.NewNop())
+	// provision and start are what a config does to the node.
+	provision := func(open time.Duration) (*node, *Server, *nodeSettings) {
+		set := settings(open)
+		n, err := acquireNode(addr, set, zap.NewNop())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { releaseNode(n) })
-		return n
+		return n, new(Server), set
 	}
-	n := acquire(time.Minute)
+	n, running, set := provision(time.Minute)
+	n.commit(running, set, zap.NewNop())
 	done, err := n.breaker.Load().Allow()
 	if err != nil {
 		t.Fatal(err)
 	}
 	done(errors.New("connection refused"))
-	if s := n.breaker.Load().State(); s != gobreaker.StateOpen {
-		t.Fatalf("breaker %s after a failure, want open", s)
+	open := n.breaker.Load()
+	if open.State() != gobreaker.StateOpen {
+		t.Fatalf("breaker %s after a failure, want open", open.State())
 	}
-	if again := acquire(time.Minute); again != n || again.breaker.Load().State() != gobreaker.StateOpen {
-		t.Errorf("a config with the same open time did not keep the open breaker")
+
+	same, next, nextSet := provision(time.Minute)
+	if same != n {
+		t.Fatal("a config that keeps the backend got another node")
 	}
-	if b := acquire(time.Second).breaker.Load(); b.State() != gobreaker.StateClosed || b.openTime != time.Second {
-		t.Errorf("a config with another open time: breaker %s with open time %s, want a new closed one of 1s", b.State(), b.openTime)
+	same.commit(next, nextSet, zap.NewNop())
+	if n.breaker.Load() != open || n.settings.Load() != nextSet {
+		t.Errorf("a started config with the same open time: breaker replaced or settings not in force")
+	}
+	n.withdraw(running) // the old config stops after the reload
+
+	_, refused, refusedSet := provision(time.Second)
+	if n.breaker.Load() != open || n.settings.Load() != nextSet {
+		t.Fatalf("a provisioned config that has not started changed the node")
+	}
+	n.commit(refused, refusedSet, zap.NewNop())
+	if b := n.breaker.Load(); b.State() != gobreaker.StateClosed || b.openTime != time.Second || n.settings.Load() != refusedSet {
+		t.Errorf("a started config with another open time: breaker %s with open time %s, want a new closed one of 1s", b.State(), b.openTime)
+	}
+	n.withdraw(refused) // another app refused the config: Caddy stops it
+	if n.breaker.Load() != open || n.settings.Load() != nextSet {
+		t.Errorf("after a refused config stopped, the running config's breaker and settings are not in force")
 	}
 }
 
 func TestBreakerCountsBackendHealthOnly(t *testing.T) {
 	for code, counts := range map[uint16]bool{
-		wire.ERConCountError: true, wire.ERServerShutdown: true, 1129: true,
+		wire.ERConCountError: true, wire.ERServerShutdown: true, wire.ERHostIsBlocked: true,
 		wire.ERAccessDeniedError: false, wire.ERTooManyUserConnections: false, 1226: false, wire.ERBadDBError: false,
 	} {
 		if got := !notABackendFailure(wire.NewSQLError(code, "x")); got != counts {

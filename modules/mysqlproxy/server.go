@@ -56,6 +56,24 @@ type Server struct {
 	// client leaves, are never cut. Default: 0, no bound.
 	ReloadGrace caddy.Duration `json:"reload_grace,omitempty"`
 
+	// MaxConnections bounds the client connections the server holds open,
+	// logged in or not, counting those of earlier configs that are still
+	// open. A connection past it is told "Too many connections" (error
+	// 1040) instead of a greeting, and closed. Default: 2048.
+	MaxConnections int `json:"max_connections,omitempty"`
+
+	// MaxUnauthenticated bounds the client connections that have not yet
+	// logged in, so that clients that connect and never finish a login
+	// cannot crowd out the others: past it, a new connection is told "Too
+	// many connections" (error 1040). Before login a client may send only
+	// handshake-sized packets (16 KiB), and no backend is contacted for it.
+	// Default: 256.
+	MaxUnauthenticated int `json:"max_unauthenticated,omitempty"`
+
+	// LoginFailureLimit, when set, refuses for a while the connections of a
+	// client address that failed to log in too often. Default: off.
+	LoginFailureLimit *LoginFailureLimit `json:"login_failure_limit,omitempty"`
+
 	// TLS, when set, offers clients TLS with this certificate.
 	TLS *TLS `json:"tls,omitempty"`
 
@@ -71,6 +89,8 @@ type Server struct {
 	// nodes are the backends, held for this config: with a fixed primary,
 	// it comes first.
 	nodes []*node
+	// nodeSettings are what this config's nodes take when it starts.
+	nodeSettings *nodeSettings
 	// discover is set when the monitor finds the roles (Cluster.Servers).
 	discover  bool
 	users     map[string]*user
@@ -186,6 +206,9 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	if s.WriteTimeout == 0 {
 		s.WriteTimeout = caddy.Duration(defaultWriteTimeout)
 	}
+	if err := s.provisionLimits(); err != nil {
+		return err
+	}
 	if s.TLS != nil {
 		if err := s.TLS.provision(); err != nil {
 			return err
@@ -260,6 +283,7 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 		return err
 	}
 	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != ""}
+	s.nodeSettings = settings
 	if !settings.monitor {
 		s.logger.Warn("backend monitor off: no user with a password to check the backends with; set health.user")
 	}
@@ -332,8 +356,12 @@ func (s *Server) validate() error {
 	return nil
 }
 
-// start takes over (or opens) the server's listeners.
+// start commits the config's settings to its backends and takes over (or
+// opens) the server's listeners.
 func (s *Server) start() error {
+	for _, n := range s.nodes {
+		n.commit(s, s.nodeSettings, s.logger)
+	}
 	for i, na := range s.addrs {
 		l, err := acquireListener(s.listenKeys[i], na)
 		if err != nil {
@@ -357,6 +385,9 @@ func (s *Server) stop() {
 		l.release(s)
 	}
 	s.listeners = nil
+	for _, n := range s.nodes {
+		n.withdraw(s)
+	}
 	clearRunning(s)
 	switch {
 	case caddy.Exiting():
@@ -366,11 +397,21 @@ func (s *Server) stop() {
 	}
 }
 
-// cleanup releases the nodes this config held.
+// cleanup releases the nodes this config held, once its last session has
+// ended: sessions kept from a replaced config go on seeing their backends'
+// current health (the monitor of a node the new config dropped runs on for
+// them).
 func (s *Server) cleanup() {
-	for _, n := range s.nodes {
-		releaseNode(n)
+	release := func() {
+		for _, n := range s.nodes {
+			releaseNode(n)
+		}
 	}
+	if s.sessions == nil { // provisioning failed before the sessions were made
+		release()
+		return
+	}
+	s.sessions.whenEmpty(release)
 }
 
 // primary returns the backend that takes writes now: the configured one, or

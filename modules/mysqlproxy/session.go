@@ -87,6 +87,10 @@ type session struct {
 
 	closeReason string
 	logger      *zap.Logger
+	// loginEnded is set once the login is over, one way or the other;
+	// clientFault, when it failed by the client's fault (a wrong password,
+	// a bad handshake), which the login-failure limit counts.
+	loginEnded, clientFault bool
 
 	// mu guards idle and stopping: a stopping server ends idle sessions at
 	// once and busy ones when their command is done.
@@ -100,6 +104,10 @@ type session struct {
 
 // serve runs a client session to its end.
 func (srv *Server) serve(conn net.Conn) {
+	if refusal := srv.admit(conn); refusal != nil {
+		refuse(conn, refusal)
+		return
+	}
 	sock := newSocketIO(conn)
 	out := &clientWriter{w: sock}
 	s := &session{
@@ -113,7 +121,6 @@ func (srv *Server) serve(conn net.Conn) {
 	}
 	s.logger = srv.logger.With(zap.Uint32("session", s.id), zap.String("client", conn.RemoteAddr().String()))
 	srv.sessions.add(s)
-	srv.stats.sessionsOpen.Add(1)
 	srv.stats.sessionsTotal.Add(1)
 	began := time.Now()
 	err := s.run()
@@ -150,8 +157,12 @@ func (s *session) run() (err error) {
 		if v := recover(); v != nil {
 			err = &panicError{value: v, stack: debug.Stack()}
 		}
+		if !s.loginEnded {
+			s.endLogin(false)
+		}
 	}()
 	err = s.login()
+	s.endLogin(err == nil)
 	// The login's own deadline covered its writes; from here a write may
 	// wait for the client only as long as write_timeout.
 	if raw, ok := s.sock.(*socketIO); ok {
@@ -163,6 +174,12 @@ func (s *session) run() (err error) {
 	s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
 	sessionsByID.Store(s.id, s)
 	return s.loop()
+}
+
+// endLogin ends the session's unauthenticated time (see preauth.go).
+func (s *session) endLogin(ok bool) {
+	s.loginEnded = true
+	s.srv.loginDone(s.client, ok, s.clientFault)
 }
 
 // panicError is a panic recovered in a session's goroutine.
@@ -360,6 +377,8 @@ func (s *session) stop() {
 type sessionSet struct {
 	mu  sync.Mutex
 	all map[*session]struct{}
+	// onEmpty runs once the last session has ended (see whenEmpty).
+	onEmpty func()
 }
 
 func newSessionSet() *sessionSet { return &sessionSet{all: map[*session]struct{}{}} }
@@ -373,7 +392,27 @@ func (ss *sessionSet) add(s *session) {
 func (ss *sessionSet) remove(s *session) {
 	ss.mu.Lock()
 	delete(ss.all, s)
+	var f func()
+	if len(ss.all) == 0 {
+		f, ss.onEmpty = ss.onEmpty, nil
+	}
 	ss.mu.Unlock()
+	if f != nil {
+		go f() // releasing nodes waits for their monitors to stop
+	}
+}
+
+// whenEmpty runs f once no session is left: now, or when the last ends.
+// Call it after the server has stopped taking sessions.
+func (ss *sessionSet) whenEmpty(f func()) {
+	ss.mu.Lock()
+	if len(ss.all) > 0 {
+		ss.onEmpty = f
+		ss.mu.Unlock()
+		return
+	}
+	ss.mu.Unlock()
+	f()
 }
 
 // stopAll ends every session at its next idle point.

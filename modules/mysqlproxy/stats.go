@@ -1,6 +1,7 @@
 package mysqlproxy
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,13 @@ type serverStats struct {
 	errors        atomic.Int64
 	closed        *kindCounts
 	pins          *kindCounts
+	// unauthenticated counts the open connections that have not logged in
+	// yet; refused counts connections turned away before their greeting.
+	unauthenticated atomic.Int64
+	refused         *kindCounts
+	// failures are the failed logins per client address, for the
+	// login-failure limit.
+	failures *failureTracker
 }
 
 // ServerStats is a snapshot of a server's counters, as the admin API shows.
@@ -48,13 +56,23 @@ type ServerStats struct {
 	// prepared statements passed their bounds), or no_session_tracking
 	// (the primary does not report session state).
 	SessionsPinned map[string]int64 `json:"sessions_pinned"`
+	// Unauthenticated is the number of open connections that have not
+	// logged in yet.
+	Unauthenticated int64 `json:"unauthenticated"`
+	// ConnectionsRefused counts connections turned away before their
+	// greeting, by why: max_connections, max_unauthenticated, or
+	// login_failures (the client's address is blocked by the login-failure
+	// limit).
+	ConnectionsRefused map[string]int64 `json:"connections_refused"`
 }
 
 var (
 	statsMu     sync.Mutex
 	statsByName = map[string]*serverStats{}
-	// running is the server of each name that the running config serves.
-	running = map[string]*Server{}
+	// running are the started servers of each name, oldest first: the
+	// newest is the running config's (a config that fails to start is
+	// stopped, and the one before it is the newest again).
+	running = map[string][]*Server{}
 )
 
 // BackendStatus is what the admin API shows of one backend.
@@ -92,14 +110,17 @@ type ServerStatus struct {
 
 func setRunning(s *Server) {
 	statsMu.Lock()
-	running[s.name] = s
+	running[s.name] = append(running[s.name], s)
 	statsMu.Unlock()
 }
 
 func clearRunning(s *Server) {
 	statsMu.Lock()
-	if running[s.name] == s {
+	kept := slices.DeleteFunc(running[s.name], func(r *Server) bool { return r == s })
+	if len(kept) == 0 {
 		delete(running, s.name)
+	} else {
+		running[s.name] = kept
 	}
 	statsMu.Unlock()
 }
@@ -132,7 +153,8 @@ func statsFor(name string) *serverStats {
 	defer statsMu.Unlock()
 	st := statsByName[name]
 	if st == nil {
-		st = &serverStats{closed: newKindCounts(closeKindNames), pins: newKindCounts(pinReasonNames)}
+		st = &serverStats{closed: newKindCounts(closeKindNames), pins: newKindCounts(pinReasonNames),
+			refused: newKindCounts(refusedReasonNames), failures: newFailureTracker()}
 		statsByName[name] = st
 	}
 	return st
@@ -148,6 +170,9 @@ func (st *serverStats) snapshot() ServerStats {
 		StatementsReplica: st.toReplica.Load(),
 		Errors:            st.errors.Load(),
 		SessionsPinned:    st.pins.snapshot(),
+
+		Unauthenticated:    st.unauthenticated.Load(),
+		ConnectionsRefused: st.refused.snapshot(),
 	}
 }
 
@@ -159,8 +184,8 @@ func allStatus() map[string]ServerStatus {
 	out := make(map[string]ServerStatus, len(statsByName))
 	for name, st := range statsByName {
 		status := ServerStatus{ServerStats: st.snapshot()}
-		if s := running[name]; s != nil {
-			status.Backends = s.backendStatus()
+		if started := running[name]; len(started) > 0 {
+			status.Backends = started[len(started)-1].backendStatus()
 		}
 		out[name] = status
 	}

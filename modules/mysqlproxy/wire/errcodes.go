@@ -17,6 +17,7 @@ const (
 	ERNoSuchThread                     uint16 = 1094 // KILL of an unknown thread id
 	ERKillDenied                       uint16 = 1095 // KILL of another user's thread
 	ERUnknownError                     uint16 = 1105
+	ERHostIsBlocked                    uint16 = 1129 // too many connection errors from a host
 	ERHostNotPrivileged                uint16 = 1130
 	ERNotAllowedCommand                uint16 = 1148 // e.g. LOAD DATA LOCAL disabled
 	ERAbortingConnection               uint16 = 1152
