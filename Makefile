@@ -58,8 +58,9 @@ bench-http: build
 
 # The MySQL benchmark alone: sysbench direct, through HAProxy (TCP) and
 # through Frontdesk; the CPU profile lands in bin/mysql-bench-cpu.pprof.
+# BASELINE=<an earlier frontdesk binary> measures it too, in the same rounds.
 bench-mysql: build
-	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchMySQL' -v -timeout 30m ./integration/
+	FRONTDESK_BENCH_BASELINE=$(if $(BASELINE),$(abspath $(BASELINE))) FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchMySQL' -v -timeout 30m ./integration/
 
 # The firewall and rate limiter benchmark alone: the balancing benchmark's
 # healthy scenario with access_rules (a 1M-prefix deny file) and

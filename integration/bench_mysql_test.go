@@ -99,6 +99,12 @@ func TestBenchMySQL(t *testing.T) {
 		{"frontdesk", split, fd.PID()},
 		{"fd-primary-only", primaryOnly, fd.PID()},
 	}
+	if baseline := os.Getenv(baselineEnv); baseline != "" {
+		// An earlier build, measured in the same rounds, for before/after.
+		addr := harness.FreeAddr(t)
+		before := harness.StartFrontdeskBinary(t, baseline, benchMySQLCaddyfile(c, addr, harness.FreeAddr(t), ""), harness.Caddyfile)
+		targets = append(targets, sbTarget{"baseline", addr, before.PID()})
+	}
 
 	sysbench(t, "oltp_point_select", c.Primary.Addr(), "prepare", 1, 5*time.Minute)
 	c.WaitReplicated()
@@ -170,6 +176,10 @@ func TestBenchMySQL(t *testing.T) {
 			verdict = "misses"
 		}
 		t.Logf("%s at %d threads: frontdesk/haproxy %.2fx %s the 0.8x target", r.workload, r.threads, safeDiv(got.qps, hap.qps), verdict)
+		if base, ok := r.results["baseline"]; ok {
+			t.Logf("%s at %d threads: frontdesk/baseline %.2fx QPS, CPU per query %.2fx", r.workload, r.threads,
+				safeDiv(got.qps, base.qps), safeDiv(float64(got.cpu)/float64(max(got.queries, 1)), float64(base.cpu)/float64(max(base.queries, 1))))
+		}
 		if got.primaryReads > got.replicaReads/20 {
 			t.Errorf("%s at %d threads: frontdesk sent %d reads to the primary and %d to replicas: it did not split",
 				r.workload, r.threads, got.primaryReads, got.replicaReads)
@@ -219,12 +229,29 @@ func TestBenchMySQL(t *testing.T) {
 		degraded.errors, degraded.primaryReads, degraded.replicaReads)
 }
 
+// baselineEnv names an earlier frontdesk binary that TestBenchMySQL
+// measures as the target "baseline" (split, as "frontdesk"), in the same
+// rounds: `make bench-mysql BASELINE=bin/frontdesk-before`.
+const baselineEnv = "FRONTDESK_BENCH_BASELINE"
+
 // benchMySQLCaddyfile configures one Frontdesk process with three mysql
 // servers on the cluster: split, which spreads reads over the replicas,
 // primaryOnly, which has no replicas and so relays everything to the
 // primary, the same path as HAProxy's, and rywOff, split without
-// read-your-writes.
+// read-your-writes (left out when rywOff is empty, for a baseline build
+// that predates the option).
 func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff string) string {
+	rywServer := ""
+	if rywOff != "" {
+		rywServer = fmt.Sprintf(`
+		server ryw_off {
+			listen %s
+			primary %s
+			replicas %s %s
+			user %s %s
+			read_your_writes off
+		}`, rywOff, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword)
+	}
 	return fmt.Sprintf(`{
 	admin {$%s}
 	mysql {
@@ -238,19 +265,11 @@ func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff string) 
 			listen %s
 			primary %s
 			user %s %s
-		}
-		server ryw_off {
-			listen %s
-			primary %s
-			replicas %s %s
-			user %s %s
-			read_your_writes off
-		}
+		}%s
 	}
 }
 `, harness.AdminEnv, split, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword,
-		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword,
-		rywOff, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword)
+		primaryOnly, c.Primary.Addr(), harness.TestUser, harness.TestPassword, rywServer)
 }
 
 // runMeasured runs one sysbench workload against tg and measures it, with

@@ -43,6 +43,13 @@ const (
 // env adds variables to the process environment (e.g. FRONTDESK_LISTEN).
 func StartFrontdesk(t testing.TB, config string, adapter Adapter, env ...string) *Frontdesk {
 	t.Helper()
+	return StartFrontdeskBinary(t, Binary(t), config, adapter, env...)
+}
+
+// StartFrontdeskBinary is StartFrontdesk with another frontdesk binary, such
+// as an earlier build that a benchmark compares against.
+func StartFrontdeskBinary(t testing.TB, binary, config string, adapter Adapter, env ...string) *Frontdesk {
+	t.Helper()
 	dir := t.TempDir()
 	fd := &Frontdesk{Admin: FreeAddr(t), Dir: dir}
 	body, err := fd.prepare(config, adapter)
@@ -65,7 +72,7 @@ func StartFrontdesk(t testing.TB, config string, adapter Adapter, env ...string)
 	if adapter != JSON { // JSON is Caddy's native format, not an adapter
 		args = append(args, "--adapter", string(adapter))
 	}
-	fd.Process = StartProcess(t, dir, Binary(t), fd.env, args...)
+	fd.Process = StartProcess(t, dir, binary, fd.env, args...)
 	err = Eventually(20*time.Second, 50*time.Millisecond, func() error {
 		if fd.Exited() {
 			return fmt.Errorf("frontdesk exited during start-up")
