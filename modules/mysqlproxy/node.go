@@ -60,6 +60,9 @@ type node struct {
 type nodeBreaker struct {
 	*gobreaker.TwoStepCircuitBreaker[struct{}]
 	openTime time.Duration
+	// tripped is set when the breaker opens, and cleared when it leaves
+	// the open state (see isOpen).
+	tripped atomic.Bool
 }
 
 // nodeConfig is what one config commits to a node.
@@ -142,7 +145,7 @@ func (n *node) configFor(settings *nodeSettings, logger *zap.Logger) *nodeConfig
 	openTime := time.Duration(settings.health.BreakerOpenTime)
 	b := n.breaker.Load()
 	if b == nil || b.openTime != openTime {
-		b = &nodeBreaker{n.newBreaker(openTime), openTime}
+		b = n.newBreaker(openTime)
 	}
 	return &nodeConfig{settings: settings, breaker: b, logger: logger.With(zap.String("backend", n.key))}
 }
@@ -159,16 +162,29 @@ func (n *node) apply(c *nodeConfig) {
 
 // newBreaker makes the node's circuit breaker: it opens after the
 // configured number of failures in a row, for openTime.
-func (n *node) newBreaker(openTime time.Duration) *gobreaker.TwoStepCircuitBreaker[struct{}] {
-	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+func (n *node) newBreaker(openTime time.Duration) *nodeBreaker {
+	b := &nodeBreaker{openTime: openTime}
+	b.TwoStepCircuitBreaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name: n.key,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			return c.ConsecutiveFailures >= uint32(max(n.settings.Load().health.BreakerFailures, 1))
 		},
-		Timeout:       openTime,
-		IsExcluded:    notABackendFailure,
-		OnStateChange: n.breakerChanged,
+		Timeout:    openTime,
+		IsExcluded: notABackendFailure,
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			b.tripped.Store(to == gobreaker.StateOpen)
+			n.breakerChanged(name, from, to)
+		},
 	})
+	return b
+}
+
+// isOpen reports whether the breaker keeps the backend out. It is asked
+// for every statement, by every session: while the breaker is closed it
+// takes no lock (gobreaker's State does, and reads the clock).
+func (b *nodeBreaker) isOpen() bool {
+	// An open breaker turns half-open lazily, when asked: ask it.
+	return b.tripped.Load() && b.State() == gobreaker.StateOpen
 }
 
 func releaseNode(n *node) { _, _ = nodes.Delete(n.key) }
@@ -245,7 +261,7 @@ func (n *node) dial(replica bool, timeout time.Duration, cred credentials, opt l
 // when the primary itself is down: then the replica cannot receive anything
 // newer, and it is the freshest copy there is.
 func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
-	if n.breaker.Load().State() == gobreaker.StateOpen {
+	if n.breaker.Load().isOpen() {
 		return false
 	}
 	if !n.settings.Load().monitor {
@@ -263,7 +279,7 @@ func (n *node) usableReplica(maxLag time.Duration, primary *node) bool {
 
 // down reports whether the backend is known to be unreachable.
 func (n *node) down() bool {
-	if n.breaker.Load().State() == gobreaker.StateOpen {
+	if n.breaker.Load().isOpen() {
 		return true
 	}
 	h := n.health.Load()

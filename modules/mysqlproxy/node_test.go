@@ -17,7 +17,7 @@ func testNode(addr string, monitor bool, h *healthState) *node {
 	n := &node{key: addr, addr: backendAddr{network: "tcp", address: addr}}
 	n.settings.Store(&nodeSettings{health: Health{BreakerFailures: 1, BreakerOpenTime: defaultBreakerOpenTime}, monitor: monitor})
 	n.logger.Store(zap.NewNop())
-	n.breaker.Store(&nodeBreaker{n.newBreaker(time.Hour), time.Hour})
+	n.breaker.Store(n.newBreaker(time.Hour))
 	if h != nil {
 		n.health.Store(h)
 		if h.Reachable {
@@ -65,6 +65,19 @@ func TestUsableReplica(t *testing.T) {
 	done(errTest)
 	if n.usableReplica(time.Second, up) {
 		t.Error("a replica whose breaker opened is still usable")
+	}
+	// Once its open time has passed, the breaker lets a probe through.
+	n.breaker.Store(n.newBreaker(time.Millisecond))
+	done, _ = n.breaker.Load().Allow()
+	done(errTest)
+	for i := 0; !n.usableReplica(time.Second, up); i++ {
+		if i == 1000 {
+			t.Fatal("a replica whose breaker's open time has passed is still not usable")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := n.breaker.Load().State(); s != gobreaker.StateHalfOpen {
+		t.Errorf("breaker %s after its open time, want half-open", s)
 	}
 }
 
