@@ -59,10 +59,13 @@ type credentials struct {
 
 // loginOptions are the parts of the client's login passed on to backends.
 type loginOptions struct {
-	caps    uint64
-	charset uint8
-	db      string
-	attrs   []wire.Attribute
+	caps uint64
+	// optional are capabilities in caps that the proxy asks for for its
+	// own use and does without on a backend that lacks them.
+	optional uint64
+	charset  uint8
+	db       string
+	attrs    []wire.Attribute
 }
 
 // backendError is a failure to reach or log in to a backend. It says which
@@ -103,7 +106,7 @@ func (b *backendConn) login(cred credentials, opt loginOptions) error {
 	if err != nil {
 		return err
 	}
-	if missing := opt.caps &^ hs.Capabilities & layoutCaps; missing != 0 {
+	if missing := opt.caps &^ opt.optional &^ hs.Capabilities & layoutCaps; missing != 0 {
 		return fmt.Errorf("the backend lacks capabilities 0x%x that the client negotiated", missing)
 	}
 	b.caps = opt.caps & hs.Capabilities

@@ -81,6 +81,9 @@ func (s *session) primaryConn() (*backendConn, error) {
 		s.primary = nil
 	}
 	opt := s.loginOptions()
+	// The proxy follows the session's state through session tracking; a
+	// server without it gets the session pinned instead (below).
+	opt.optional = wire.ClientSessionTrack &^ s.caps
 	opt.caps |= wire.ClientSessionTrack
 	b, err := primary.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
@@ -151,15 +154,17 @@ var errSessionLost = errors.New("the server closed the idle connection that held
 // busy path nothing.
 const staleAfter = time.Second
 
-// closedByServer reports whether the server closed b, or sent something
-// unasked (its goodbye, such as the inactivity error of wait_timeout), while
-// b sat idle for staleAfter or longer.
+// closedByServer reports whether the server sent something unasked after
+// b's last reply (such as the inactivity error of wait_timeout), or, once b
+// has sat idle for staleAfter or longer, closed it.
 func (b *backendConn) closedByServer() bool {
+	if b.pc.Reader().Buffered() > 0 {
+		// Bytes past the end of the last reply: whatever they say, the
+		// connection is out of step with its commands.
+		return true
+	}
 	if b.idleSince.IsZero() || time.Since(b.idleSince) < staleAfter {
 		return false
-	}
-	if b.pc.Reader().Buffered() > 0 {
-		return true
 	}
 	if b.sock != nil {
 		return b.sock.peerClosedOrTalked()

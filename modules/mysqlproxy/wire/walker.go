@@ -206,6 +206,9 @@ func (w *Walker) Step(length int, prefix []byte) (PacketKind, error) {
 	if first == HeaderERR {
 		// An ERR can end any reply at any point, e.g. a KILL mid-result set.
 		// Text and binary rows never start with 0xFF, nor do definitions.
+		if length < 3 {
+			return 0, fmt.Errorf("mysql response: ERR packet of %d bytes, too short for an error code", length)
+		}
 		w.state = wsDone
 		return PacketERR, nil
 	}

@@ -286,6 +286,8 @@ func TestWalkerErrors(t *testing.T) {
 		{"prefix longer than packet", ShapeQuery, capsEOF, 1, []byte{1, 2}},
 		{"length over MaxChunk", ShapeQuery, capsEOF, MaxChunk + 1, []byte{1}},
 		{"unknown shape", Shape(99), capsEOF, 1, []byte{1}},
+		{"1-byte ERR", ShapeQuery, capsEOF, 1, []byte{HeaderERR}},
+		{"2-byte ERR", ShapeExecute, capsEOF, 2, []byte{HeaderERR, 0x10}},
 	}
 	for _, c := range cases {
 		w := NewWalker(c.shape, c.caps)
