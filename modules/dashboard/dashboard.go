@@ -43,7 +43,7 @@ var securityHeaders = map[string]string{
 }
 
 // Handler serves the dashboard: the page at any path that ends in "/",
-// its style.css and script.js, the JSON snapshot at snapshot.json and the
+// its style.css, script.js and favicon.svg, the JSON snapshot at snapshot.json and the
 // live stream of snapshots (server-sent events, one a second) at events,
 // all relative to the page. It is read-only and answers GET and HEAD.
 //
@@ -127,6 +127,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return serveAsset(w, "text/css; charset=utf-8", "assets/style.css")
 	case base == "script.js":
 		return serveAsset(w, "text/javascript; charset=utf-8", "assets/script.js")
+	case base == "favicon.svg":
+		return serveAsset(w, "image/svg+xml", "assets/favicon.svg")
 	case base == "snapshot.json":
 		body, err := shared.get(time.Now(), h.loaded)
 		if err != nil {

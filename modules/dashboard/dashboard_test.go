@@ -104,7 +104,7 @@ func TestPageAndFiles(t *testing.T) {
 	if !strings.Contains(body, `data-history="120"`) || !strings.Contains(body, `src="script.js"`) {
 		t.Fatalf("page: %s", body)
 	}
-	for target, ctype := range map[string]string{"/x/style.css": "text/css", "/x/script.js": "text/javascript"} {
+	for target, ctype := range map[string]string{"/x/style.css": "text/css", "/x/script.js": "text/javascript", "/x/favicon.svg": "image/svg+xml"} {
 		if rec := serve(t, h, http.MethodGet, target); rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), ctype) {
 			t.Errorf("%s: %d %q", target, rec.Code, rec.Header().Get("Content-Type"))
 		}

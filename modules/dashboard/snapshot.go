@@ -18,7 +18,7 @@ type Snapshot struct {
 	// two snapshots' counters divided by the difference of their times.
 	Time time.Time `json:"time"`
 	// ConfigLoaded is when the running config was loaded, as Caddy's
-	// caddy_config_last_reload_successful_timestamp_seconds says; absent
+	// caddy_config_last_reload_success_timestamp_seconds says; absent
 	// until the config has started.
 	ConfigLoaded time.Time `json:"config_loaded,omitzero"`
 	// Modules holds each module's state, by name, exactly as its admin
@@ -62,7 +62,7 @@ func (c *snapshotCache) get(now time.Time, loaded *configLoaded) ([]byte, error)
 }
 
 // reloadMetric is Caddy's gauge of when the last config load succeeded.
-const reloadMetric = "caddy_config_last_reload_successful_timestamp_seconds"
+const reloadMetric = "caddy_config_last_reload_success_timestamp_seconds"
 
 // configLoaded finds when the config of one handler was loaded. Caddy
 // sets its gauge once the config has started, after the handler was

@@ -345,8 +345,9 @@
 			const loaded = new Date(snap.config_loaded);
 			document.getElementById("config-loaded").textContent = loaded.toLocaleString() + " (" + ago(loaded, now) + ")";
 		}
+		// reload_safe numbers the wrapper of each server of each config.
 		const serving = (m.reload_safe || []).filter((g) => g.state === "serving").map((g) => g.generation);
-		document.getElementById("config-generation").textContent = serving.length ? String(Math.max.apply(null, serving)) : "unknown (no reload_safe listener)";
+		document.getElementById("config-generation").textContent = serving.length ? serving.join(", ") : "unknown (no reload_safe listener)";
 		document.getElementById("updated").textContent = now.toLocaleTimeString();
 		previous = snap;
 	}
