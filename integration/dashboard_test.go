@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"os"
@@ -231,4 +232,44 @@ func TestDashboardMySQL(t *testing.T) {
 		t.Fatalf("the replica's lag is not shown: %v (%q)", err, text)
 	}
 	noConsoleErrors(t, b)
+}
+
+// TestDashboardStreamEndsOnReload: a reload ends the open event streams of
+// the replaced config (the page reconnects to the new one), so an open
+// page never holds the old server open; the new config streams at once.
+func TestDashboardStreamEndsOnReload(t *testing.T) {
+	addr := harness.FreeAddr(t)
+	config := func(title string) string {
+		return fmt.Sprintf("{\n\tadmin {$%s}\n\tauto_https off\n\t%s\n}\n\nhttp://%s {\n\tfrontdesk_dashboard {\n\t\ttitle %q\n\t}\n}\n",
+			harness.AdminEnv, reloadSafeOptions, addr, title)
+	}
+	fd := harness.StartFrontdesk(t, config("one"), harness.Caddyfile)
+	resp, err := http.Get("http://" + addr + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan int)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		n := 0
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				n++
+			}
+		}
+		ended <- n
+	}()
+	if err := fd.Load(config("two"), harness.Caddyfile); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event stream of the replaced config is still open 10s after the reload")
+	}
+	if status, _, body := call(t, "http://"+addr+"/", nil); status != http.StatusOK || !strings.Contains(body, "<h1>two</h1>") {
+		t.Fatalf("after the reload: %d %q", status, body)
+	}
 }

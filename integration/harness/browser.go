@@ -94,9 +94,6 @@ func (b *Browser) Errors() []string {
 	return append([]string(nil), b.errors...)
 }
 
-// PID is the browser process's id.
-func (b *Browser) PID() int { return b.pid }
-
 // Open navigates to url, sending header with every request of the page
 // (its scripts, styles and event streams too), and waits for it to load.
 func (b *Browser) Open(url string, header map[string]string) error {
