@@ -209,10 +209,11 @@
 				num(p ? rate(s.statements_replica, p.statements_replica, dt) : null, 1),
 				num(p ? rate(s.errors, p.errors, dt) : null, 1),
 				num(s.login_failures),
+				s.connections_refused ? num(Object.values(s.connections_refused).reduce((a, b) => a + b, 0)) : "–",
 			]);
 			out.push(table("Server " + name, [
 				{ label: "Server", text: true }, "Sessions open", "Sessions total", "To primary/s",
-				"To replicas/s", "Errors/s", "Login failures",
+				"To replicas/s", "Errors/s", "Login failures", "Refused before login",
 			], [summary]));
 			const rows = (s.backends || []).map(function (b) {
 				const st = backendState(b);
