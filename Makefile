@@ -8,7 +8,7 @@ BIN         := bin/frontdesk
 # CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
 
-.PHONY: all build cross run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall bench-auth xcaddy check-xcaddy clean
+.PHONY: all build cross run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall bench-auth bench-dashboard xcaddy check-xcaddy clean
 
 all: build
 
@@ -71,6 +71,11 @@ bench-firewall: build
 # auth, a JWT (cached and uncached) and an API key, interleaved rounds.
 bench-auth: build
 	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchAuth' -v -timeout 30m ./integration/
+
+# What an open dashboard costs the proxy: the dashboard example with no
+# page, one page and ten pages open (event streams), interleaved rounds.
+bench-dashboard: build
+	FRONTDESK_BINARY=$(CURDIR)/$(BIN) FRONTDESK_BENCH=1 $(GO) test -count=1 -run '^TestBenchDashboard' -v -timeout 30m ./integration/
 
 # Build with xcaddy from the manifest xcaddy.json, as a user would.
 xcaddy:

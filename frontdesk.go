@@ -9,6 +9,7 @@ import (
 
 	// The capabilities, one package each.
 	_ "github.com/frontdesk-proxy/frontdesk/modules/authn"
+	_ "github.com/frontdesk-proxy/frontdesk/modules/dashboard"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/firewall"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/healthlb"
 	_ "github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"

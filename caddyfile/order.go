@@ -34,4 +34,11 @@ func init() {
 	// A route with both checks a JWT first.
 	httpcaddyfile.RegisterDirectiveOrder("verify_jwt", httpcaddyfile.Before, "forward_auth")
 	httpcaddyfile.RegisterDirectiveOrder("verify_api_key", httpcaddyfile.Before, "forward_auth")
+
+	// frontdesk_dashboard answers on its own, like Caddy's metrics
+	// handler, so it sits right after metrics: after the firewall, rate
+	// limits and authentication (which guard it like any route), before
+	// route_breaker and reverse_proxy (its answers say nothing about the
+	// backends).
+	httpcaddyfile.RegisterDirectiveOrder("frontdesk_dashboard", httpcaddyfile.After, "metrics")
 }

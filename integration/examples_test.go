@@ -27,8 +27,9 @@ func readExample(t *testing.T, name string) string {
 // through its environment variables: the front door answers from each of
 // the three demo rooms in turn.
 func TestQuickstartExample(t *testing.T) {
-	listen := harness.FreePort(t)
-	env := []string{fmt.Sprintf("FRONTDESK_LISTEN=:%d", listen), "FRONTDESK_MYSQL_LISTEN=" + harness.FreeAddr(t)}
+	listen, dashboard := harness.FreePort(t), harness.FreePort(t)
+	env := []string{fmt.Sprintf("FRONTDESK_LISTEN=:%d", listen), fmt.Sprintf("FRONTDESK_DASHBOARD_LISTEN=:%d", dashboard),
+		"FRONTDESK_MYSQL_LISTEN=" + harness.FreeAddr(t)}
 	for i := 1; i <= 3; i++ {
 		env = append(env, fmt.Sprintf("FRONTDESK_ROOM%d=%d", i, harness.FreePort(t)))
 	}
@@ -73,5 +74,11 @@ func TestQuickstartExample(t *testing.T) {
 	status, _, body := call(t, partner, map[string][]string{"X-API-Key": {demoAPIKey}})
 	if status != http.StatusOK || !strings.Contains(body, "serves partner demo-partner") {
 		t.Fatalf("partner area with the demo key: %d %q", status, body)
+	}
+
+	// The dashboard's snapshot shows the rooms.
+	status, _, body = call(t, fmt.Sprintf("http://127.0.0.1:%d/snapshot.json", dashboard), nil)
+	if status != http.StatusOK || !strings.Contains(body, `"upstreams":[{"scope"`) {
+		t.Fatalf("dashboard snapshot: %d %q", status, body)
 	}
 }

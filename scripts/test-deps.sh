@@ -2,12 +2,13 @@
 # Installs what Frontdesk's tests need on Debian, as root: the MariaDB server
 # and client, redis-server (the rate limiter's distributed mode), and the
 # load tools and client libraries that the integration tests and benchmarks
-# drive (PyMySQL for Debian's /usr/bin/python3). Fails,
+# drive (PyMySQL for Debian's /usr/bin/python3), and headless Chromium for the
+# dashboard's browser tests. Fails,
 # never skips, when something is missing and cannot be installed.
 set -euo pipefail
 
-packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk haproxy redis-server)
-commands=(mariadbd mariadb-install-db mariadb sysbench wrk haproxy redis-server)
+packages=(python3 mariadb-server mariadb-client sysbench python3-pymysql wrk haproxy redis-server chromium)
+commands=(mariadbd mariadb-install-db mariadb sysbench wrk haproxy redis-server chromium)
 
 missing=()
 for c in "${commands[@]}"; do

@@ -24,3 +24,16 @@ func TestRoute(t *testing.T) {
 		t.Fatalf("POST: %v", err)
 	}
 }
+
+func TestRegistry(t *testing.T) {
+	Register("test_state", func() any { return []int{1} })
+	if got := States()["test_state"]; len(got.([]int)) != 1 {
+		t.Fatalf("States()[test_state] = %v", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a second registration of a name did not panic")
+		}
+	}()
+	Register("test_state", func() any { return nil })
+}

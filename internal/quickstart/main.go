@@ -58,9 +58,15 @@ func main() {
 
 	admin := env("FRONTDESK_ADMIN", "127.0.0.1:2019")
 	if waitReady(admin, exited) {
-		front := "http://" + env("FRONTDESK_BIND", "127.0.0.1") + portOf(env("FRONTDESK_LISTEN", ":8080"))
+		bind := env("FRONTDESK_BIND", "127.0.0.1")
+		front := "http://" + bind + portOf(env("FRONTDESK_LISTEN", ":8080"))
+		dashboard := "http://" + bind + portOf(env("FRONTDESK_DASHBOARD_LISTEN", ":8090")) + "/"
 		fmt.Printf(`
-Frontdesk is serving the quickstart. Try:
+Frontdesk is serving the quickstart. The live dashboard is at
+
+  %[5]s
+
+Try:
 
   curl %[1]s/                             one of the demo rooms answers
   curl -i %[1]s/partner/orders            401: the partner area needs an API key
@@ -76,7 +82,7 @@ Frontdesk is serving the quickstart. Try:
 
 Change the running config without a restart:
   curl -X POST -H 'Content-Type: text/caddyfile' --data-binary @%[3]s http://%[2]s/load
-`, front, admin, os.Args[2], demoAPIKey)
+`, front, admin, os.Args[2], demoAPIKey, dashboard)
 		if cluster != nil {
 			printMySQL(cluster, env("FRONTDESK_MYSQL_LISTEN", "127.0.0.1:3307"), admin)
 		} else {

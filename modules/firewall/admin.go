@@ -11,6 +11,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(adminFirewall{})
+	adminjson.Register("firewall", func() any { return firewallState() })
 }
 
 // adminFirewall is the admin API route /frontdesk/firewall: every named

@@ -11,12 +11,15 @@ import (
 
 func init() {
 	caddy.RegisterModule(adminUpstreams{})
+	adminjson.Register("upstreams", func() any { return allScopes() })
+	adminjson.Register("route_breakers", func() any { return routeBreakersState() })
 }
 
 // adminUpstreams is the admin API route /frontdesk/upstreams: the
 // scoreboard of every scope, with each upstream's cost, latency estimate,
-// requests in flight, outcome window, breaker state, ejections and
-// slow-start factor. Like reverse_proxy's /reverse_proxy/upstreams it is
+// requests in flight, outcome window and totals, breaker state, ejections,
+// slow-start factor and state in a word; and /frontdesk/route_breakers:
+// the state of every route_breaker, by name. Like reverse_proxy's /reverse_proxy/upstreams it is
 // stateless and reads the package-level scopes, so it answers during
 // reloads too.
 type adminUpstreams struct{}
@@ -29,9 +32,13 @@ func (adminUpstreams) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Routes returns the route of the /frontdesk/upstreams endpoint.
+// Routes returns the routes of the /frontdesk/upstreams and
+// /frontdesk/route_breakers endpoints.
 func (adminUpstreams) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{adminjson.Route("/frontdesk/upstreams", func() any { return allScopes() })}
+	return []caddy.AdminRoute{
+		adminjson.Route("/frontdesk/upstreams", func() any { return allScopes() }),
+		adminjson.Route("/frontdesk/route_breakers", func() any { return routeBreakersState() }),
+	}
 }
 
 // scopeStatus is one scope in the answer of /frontdesk/upstreams.

@@ -1,11 +1,13 @@
 package healthlb
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +65,36 @@ type RouteBreaker struct {
 // config acquires its breakers before the old config releases them.
 var routeBreakers = caddy.NewUsagePool()
 
+// liveRouteBreakers holds every provisioned route_breaker until its
+// Cleanup, for the admin route /frontdesk/route_breakers.
+var liveRouteBreakers sync.Map // *RouteBreaker -> struct{}
+
+// routeBreakerStatus is one route breaker in the answer of
+// /frontdesk/route_breakers.
+type routeBreakerStatus struct {
+	// Name is the breaker's name; empty for an unnamed one.
+	Name string `json:"name"`
+	// State is "closed", "half-open" or "open".
+	State BreakerState `json:"state"`
+}
+
+// routeBreakersState returns every route breaker once (the configs of a
+// reload share their named breakers), by name (unnamed ones first).
+func routeBreakersState() []routeBreakerStatus {
+	out := []routeBreakerStatus{}
+	seen := map[*breaker]bool{}
+	liveRouteBreakers.Range(func(k, _ any) bool {
+		rb := k.(*RouteBreaker)
+		if !seen[rb.breaker] {
+			seen[rb.breaker] = true
+			out = append(out, routeBreakerStatus{Name: rb.Name, State: rb.breaker.State()})
+		}
+		return true
+	})
+	slices.SortStableFunc(out, func(a, b routeBreakerStatus) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
 // pooledBreaker is a named route breaker; its transitions are logged by
 // the latest config's logger.
 type pooledBreaker struct {
@@ -89,6 +121,7 @@ func (rb *RouteBreaker) Provision(ctx caddy.Context) error {
 	}
 	if rb.Name == "" {
 		rb.breaker = newBreaker("route", rb.BreakerConfig, routeBreakerChanged("", func() *zap.Logger { return rb.logger }))
+		liveRouteBreakers.Store(rb, struct{}{})
 		return nil
 	}
 	settings, err := json.Marshal(rb.BreakerConfig.withDefaults())
@@ -110,6 +143,7 @@ func (rb *RouteBreaker) Provision(ctx caddy.Context) error {
 	}
 	rb.breaker, rb.poolKey = p.breaker, key
 	rb.commit = sync.OnceFunc(func() { p.logger.Store(rb.logger) })
+	liveRouteBreakers.Store(rb, struct{}{})
 	return nil
 }
 
@@ -123,6 +157,7 @@ func routeBreakerChanged(name string, logger func() *zap.Logger) func(from, to B
 
 // Cleanup lets go of a named breaker, which ends when no config holds it.
 func (rb *RouteBreaker) Cleanup() error {
+	liveRouteBreakers.Delete(rb)
 	if rb.poolKey != "" {
 		_, _ = routeBreakers.Delete(rb.poolKey)
 		rb.poolKey = ""

@@ -18,6 +18,9 @@ type Snapshot struct {
 	InFlight int `json:"in_flight"`
 	// Window holds the outcomes of the rolling window.
 	Window Counts `json:"window"`
+	// Totals holds every outcome since the upstream joined the scoreboard;
+	// request and error rates are the differences of successive snapshots.
+	Totals Counts `json:"totals"`
 	// Consecutive5xx is the current streak of 5xx (gateway errors included).
 	Consecutive5xx int `json:"consecutive_5xx"`
 	// ConsecutiveGatewayErrors is the current streak of gateway errors.
@@ -36,6 +39,28 @@ type Snapshot struct {
 	WeightFactor float64 `json:"weight_factor"`
 	// Breaker is the state of the upstream's circuit breaker.
 	Breaker BreakerState `json:"breaker"`
+	// State sums the above up in one word, the first that applies:
+	// "breaker_open", "ejected", "breaker_half_open", "down" (its latest
+	// attempt ended in a gateway error: refused, timed out, 502, 503 or
+	// 504), "slow_start" (weight factor below 1) or "healthy".
+	State string `json:"state"`
+}
+
+// state returns the one-word summary of Snapshot.State.
+func (s *Snapshot) state() string {
+	switch {
+	case s.Breaker == BreakerOpen:
+		return "breaker_open"
+	case s.Ejected:
+		return "ejected"
+	case s.Breaker == BreakerHalfOpen:
+		return "breaker_half_open"
+	case s.ConsecutiveGatewayErrors > 0:
+		return "down"
+	case s.WeightFactor < 1:
+		return "slow_start"
+	}
+	return "healthy"
 }
 
 // Snapshot returns a copy of the upstream's state. Like Record, it notices
@@ -58,6 +83,7 @@ func (u *Upstream) Snapshot() Snapshot {
 	lat, known := u.ewma.value(now, float64(cfg.DecayTime))
 	s.Latency, s.LatencyKnown = time.Duration(lat), known
 	s.Window = u.win.sum(now)
+	s.Totals = u.totals
 	s.Consecutive5xx, s.ConsecutiveGatewayErrors = u.consec5xx, u.consecGateway
 	s.Ejections = u.ejections
 	if u.ejected {
@@ -68,6 +94,7 @@ func (u *Upstream) Snapshot() Snapshot {
 		s.RetryAfterUntil = sb.timeAt(u.throttledUntil)
 	}
 	u.mu.Unlock()
+	s.State = s.state()
 
 	sb.emit(&evs)
 	return s

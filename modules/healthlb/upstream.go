@@ -28,8 +28,9 @@ type Upstream struct {
 	mu             sync.Mutex
 	ewma           peakEWMA
 	win            window
-	winLength      int64 // the Config.Window that win was set up for
-	throttledUntil int64 // end of the latest Retry-After
+	totals         Counts // every outcome since the upstream joined
+	winLength      int64  // the Config.Window that win was set up for
+	throttledUntil int64  // end of the latest Retry-After
 	consec5xx      int
 	consecGateway  int
 	ejected        bool // an ejection is running or not yet noticed as over
@@ -121,6 +122,7 @@ func (u *Upstream) observe(now int64, cfg *Config, r Result) {
 		u.win.reset(u.winLength)
 	}
 	u.win.add(now, r.Outcome)
+	u.totals.add(r.Outcome)
 
 	sample := float64(max(r.Latency, 0))
 	if cfg.FailureLatency > 0 &&

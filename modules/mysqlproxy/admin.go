@@ -8,6 +8,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(adminAPI{})
+	adminjson.Register("mysql", func() any { return allStatus() })
 }
 
 // adminAPI serves the mysql app's state on the admin API:

@@ -11,6 +11,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(adminRateLimits{})
+	adminjson.Register("rate_limits", func() any { return zonesState() })
 }
 
 // adminRateLimits is the admin API route /frontdesk/rate_limits: every

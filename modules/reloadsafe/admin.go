@@ -6,10 +6,13 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/internal/adminjson"
 )
 
 func init() {
 	caddy.RegisterModule(adminGenerations{})
+	adminjson.Register("reload_safe", func() any { return allGenerations() })
 }
 
 // adminGenerations is the admin API route /reload_safe/generations: every
