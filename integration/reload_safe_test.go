@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -319,6 +320,101 @@ http://%s {
 	d := <-done
 	if d.err != nil || strings.Count(d.body, "\n") != chunks || !strings.HasSuffix(d.body, fmt.Sprintf("chunk %d\n", chunks-1)) {
 		t.Errorf("streaming download across 5 reloads: %d of %d lines, error %v", strings.Count(d.body, "\n"), chunks, d.err)
+	}
+}
+
+// wsFrame reads one WebSocket frame from the server (unmasked) and
+// returns its opcode and payload.
+func wsFrame(br *bufio.Reader) (byte, []byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	if n > 1<<20 {
+		return 0, nil, fmt.Errorf("frame of %d bytes", n)
+	}
+	payload := make([]byte, n)
+	_, err := io.ReadFull(br, payload)
+	return h[0] & 0x0f, payload, err
+}
+
+// TestReloadSafeWebSocketGoingAway keeps a WebSocket open across a reload
+// with drain_timeout 1s (and reverse_proxy's stream_close_delay far
+// longer): when the drain ends, the client receives a close frame with
+// status 1001 (going away) before the connection closes.
+func TestReloadSafeWebSocketGoingAway(t *testing.T) {
+	ll := longLivedBackend(t, 1)
+	listen := harness.FreeAddr(t)
+	config := func(i int) string {
+		return fmt.Sprintf(`{
+	admin {$FRONTDESK_ADMIN}
+	auto_https off
+	servers {
+		listener_wrappers {
+			reload_safe {
+				drain_timeout 1s
+			}
+		}
+	}
+}
+
+http://%s {
+	respond /version "%d"
+	reverse_proxy /ws %s {
+		stream_close_delay 1m
+	}
+}
+`, listen, i, ll)
+	}
+	fd := harness.StartFrontdesk(t, config(0), harness.Caddyfile)
+
+	c, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", listen, listen)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("WebSocket handshake through the proxy: %v, %v", resp, err)
+	}
+	// A masked text frame "hi", echoed by the backend.
+	mask := []byte{1, 2, 3, 4}
+	c.Write([]byte{0x81, 0x82, mask[0], mask[1], mask[2], mask[3], 'h' ^ mask[0], 'i' ^ mask[1]})
+	if op, payload, err := wsFrame(br); err != nil || op != 1 || string(payload) != "hi" {
+		t.Fatalf("echo before the reload: opcode %d, %q, %v", op, payload, err)
+	}
+
+	if err := fd.Load(config(1), harness.Caddyfile); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	op, payload, err := wsFrame(br)
+	if err != nil || op != 8 || len(payload) < 2 {
+		t.Fatalf("after drain_timeout: opcode %d, payload % x, %v; want a close frame", op, payload, err)
+	}
+	if code := binary.BigEndian.Uint16(payload); code != 1001 {
+		t.Errorf("close frame with status %d, want 1001 (going away)", code)
+	}
+	if _, _, err := wsFrame(br); err == nil {
+		t.Error("the connection stayed open after the close frame")
 	}
 }
 

@@ -23,7 +23,9 @@
 //     HTTP/2 connections stay with the old server, which answers in-flight
 //     HTTP/1.1 requests with "Connection: close" and sends HTTP/2 clients a
 //     GOAWAY. Whatever is still open drain_timeout after the reload is
-//     closed.
+//     closed; a WebSocket first gets a close frame (1001, going away),
+//     placed between frames: the conn follows the frame boundaries of what
+//     the server writes once it answered 101 with "Upgrade: websocket".
 //   - On Linux the first socket of an address (the anchor) stays open for
 //     as long as any generation listens there, and a socket filter on the
 //     port's SO_REUSEPORT group makes the kernel queue every new

@@ -38,7 +38,9 @@ type Wrapper struct {
 	// How long connections of a replaced config may stay open after a
 	// reload: requests in flight, streaming responses and WebSockets
 	// (which reverse_proxy keeps only with `stream_close_delay`; set it
-	// below this). Whatever is still open then is closed. Default: 5m.
+	// below this). Whatever is still open then is closed; a WebSocket
+	// first gets a close frame with status 1001 (going away), between two
+	// of the server's frames. Default: 5m.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
 
 	gen    *generation
