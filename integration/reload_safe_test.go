@@ -61,6 +61,43 @@ func TestReloadSafe(t *testing.T) {
 	}
 }
 
+// TestReloadSafeNewConnections aims at the socket race directly: 16
+// clients that open a new connection for every request (Connection:
+// close) across 20 reloads 30ms apart, stock Caddy and the wrapper in the
+// same run. Stock Caddy resets connections queued on a replaced socket
+// when it closes (reported); with the wrapper no request may fail.
+func TestReloadSafeNewConnections(t *testing.T) {
+	backends := harness.StartBackends(t, "app", 4)
+	run := func(options string) harness.LoadResult {
+		listen := harness.FreeAddr(t)
+		site := func(bs []*harness.Backend) string { return withGlobal(proxyCaddyfile(listen, bs), options) }
+		fd := harness.StartFrontdesk(t, site(backends), harness.Caddyfile)
+		defer fd.Stop(5 * time.Second)
+		load := harness.StartLoad(harness.LoadConfig{Target: listen, Connections: 16, Duration: time.Minute,
+			Header: http.Header{"Connection": {"close"}}})
+		for i := range 20 {
+			// Caddy replaces its admin server on every load; a request
+			// sent at once can meet the old one closing.
+			time.Sleep(30 * time.Millisecond)
+			if err := fd.Load(site(slices.Delete(slices.Clone(backends), i%4, i%4+1)), harness.Caddyfile); err != nil {
+				t.Fatalf("reload %d: %v", i+1, err)
+			}
+		}
+		return load.Stop()
+	}
+	stock := run("")
+	safe := run(reloadSafeOptions)
+	t.Logf("stock Caddy, a new connection per request, 20 reloads: %s", stock)
+	t.Logf("reload_safe, a new connection per request, 20 reloads: %s", safe)
+	if safe.Requests() == 0 {
+		t.Fatal("no request was answered")
+	}
+	if safe.Errors() != 0 || safe.Non2xx != 0 {
+		t.Errorf("reload_safe: %d failed connects, %d errors on new connections, %d on kept connections, %d error statuses; want none",
+			safe.ConnectErrors, safe.FreshConnErrors, safe.ReusedConnErrors, safe.Non2xx)
+	}
+}
+
 // generations reads /reload_safe/generations.
 func generations(t *testing.T, fd *harness.Frontdesk) []struct {
 	Generation  uint64 `json:"generation"`
