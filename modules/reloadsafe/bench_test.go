@@ -24,7 +24,7 @@ func startBenchServer(b *testing.B, wrapped bool) *keptConn {
 	if wrapped {
 		key := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 		addr := acquireAddress(key)
-		l := newListener(ln, key, addr, newGeneration(time.Minute))
+		l := newListener(ln, key, addr, newGeneration(time.Minute), false)
 		l.gen.addListener(l)
 		addr.add(l)
 		served, srv.ConnState = l, sendState

@@ -66,6 +66,9 @@ type conn struct {
 	// reading is true while a Read waits on the connection below.
 	reading bool
 	phase   phase
+	// ws is set once the server switched the connection to WebSocket;
+	// writes go through it from then on.
+	ws *wsWriter
 }
 
 // wrapConn returns c as the server should see it: with ConnectionState when
@@ -169,17 +172,28 @@ func (c *conn) sawBytes(b []byte) {
 	}
 }
 
-// Write writes to the connection below, unless it was passed on.
+// Write writes to the connection below, unless it was passed on. It
+// notices a switch to WebSocket (the server's 101 response), after which
+// writes go through the WebSocket writer, which knows where frames end.
 func (c *conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	gone := c.phase == phaseGone
+	gone, ws := c.phase == phaseGone, c.ws
 	c.mu.Unlock()
+	if ws != nil {
+		return ws.Write(p)
+	}
 	if gone {
 		return 0, net.ErrClosed
 	}
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
 	c.forgetRead()
+	if c.proto == protoHTTP1 {
+		if frames, ok := websocketStart(p[:n]); ok {
+			c.ws = &wsWriter{below: c.Conn}
+			c.ws.frames.write(frames)
+		}
+	}
 	c.mu.Unlock()
 	return n, err
 }
@@ -229,13 +243,17 @@ func (c *conn) passOn(rest []byte) {
 }
 
 // closeBelow closes the connection below whatever the server does: the
-// drain timeout is over.
+// drain timeout is over. A WebSocket gets a close frame first.
 func (c *conn) closeBelow() {
 	c.mu.Lock()
-	gone := c.phase == phaseGone
+	gone, ws := c.phase == phaseGone, c.ws
 	c.phase = phaseGone
 	c.mu.Unlock()
-	if !gone {
+	switch {
+	case gone:
+	case ws != nil:
+		ws.goAway()
+	default:
 		c.Conn.Close()
 	}
 }

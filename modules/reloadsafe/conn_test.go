@@ -77,7 +77,7 @@ func TestHandOffBetweenRequests(t *testing.T) {
 	}
 	key := t.Name()
 	addr := acquireAddress(key)
-	l1 := newListener(ln1, key, addr, newGeneration(time.Minute))
+	l1 := newListener(ln1, key, addr, newGeneration(time.Minute), false)
 	l1.gen.addListener(l1)
 	addr.add(l1)
 	srv1 := serve(t, l1, "gen1")
@@ -95,7 +95,7 @@ func TestHandOffBetweenRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr2 := acquireAddress(key)
-	l2 := newListener(ln2, key, addr2, newGeneration(time.Minute))
+	l2 := newListener(ln2, key, addr2, newGeneration(time.Minute), false)
 	l2.gen.addListener(l2)
 	addr2.add(l2)
 	srv2 := serve(t, l2, "gen2")

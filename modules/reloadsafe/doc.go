@@ -23,10 +23,17 @@
 //     HTTP/2 connections stay with the old server, which answers in-flight
 //     HTTP/1.1 requests with "Connection: close" and sends HTTP/2 clients a
 //     GOAWAY. Whatever is still open drain_timeout after the reload is
-//     closed.
-//   - A replaced socket keeps accepting for the newest generation for a
-//     moment before it closes, so that connections the kernel queued on it
-//     (SO_REUSEPORT spreads them over the sockets of a port) are not reset.
+//     closed; a WebSocket first gets a close frame (1001, going away),
+//     placed between frames: the conn follows the frame boundaries of what
+//     the server writes once it answered 101 with "Upgrade: websocket".
+//   - On Linux the first socket of an address (the anchor) stays open for
+//     as long as any generation listens there, and a socket filter on the
+//     port's SO_REUSEPORT group makes the kernel queue every new
+//     connection on it; every generation takes its connections from the
+//     anchor (below its TLS, so they get its TLS settings), and the
+//     sockets Caddy opens for later generations never hold a connection,
+//     so closing them resets none. Elsewhere a replaced socket keeps
+//     accepting for the newest generation for a moment before it closes.
 //
 // Listeners of one address across config generations meet in a
 // [caddy.UsagePool]; generations and their draining connections are served

@@ -16,6 +16,9 @@ type listener struct {
 	addr         *address
 	key          string
 	gen          *generation
+	// shared is true when the listener accepts from the address's anchor
+	// socket (a feed, see shareSocket): closing it resets nothing.
+	shared bool
 
 	accepted  chan acceptResult
 	done      chan struct{}
@@ -37,9 +40,9 @@ type acceptResult struct {
 	err  error
 }
 
-func newListener(ln net.Listener, key string, addr *address, gen *generation) *listener {
+func newListener(ln net.Listener, key string, addr *address, gen *generation, shared bool) *listener {
 	l := &listener{
-		Listener: ln, addr: addr, key: key, gen: gen,
+		Listener: ln, addr: addr, key: key, gen: gen, shared: shared,
 		accepted: make(chan acceptResult),
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
@@ -49,11 +52,11 @@ func newListener(ln net.Listener, key string, addr *address, gen *generation) *l
 	return l
 }
 
-// A replaced generation's socket keeps accepting (for the newest
-// generation) after its server closed the listener. Linux spreads new
-// connections over every socket bound to a port with SO_REUSEPORT and
-// resets those still queued on a socket when it closes, so the socket is
-// closed at least socketLinger after the reload, once no connection has
+// Where the socket is not shared (see shareSocket), a replaced
+// generation's socket keeps accepting (for the newest generation) after
+// its server closed the listener. The system spreads new connections over
+// every socket bound to a port with SO_REUSEPORT and Linux resets those
+// still queued on a socket when it closes, so the socket is closed at least socketLinger after the reload, once no connection has
 // arrived on it for socketQuiet (the burst of reconnections a reload
 // causes is over), or at socketMaxLinger whatever arrives.
 const (
@@ -172,7 +175,7 @@ func (l *listener) Close() error {
 		l.stopped.Store(true)
 		close(l.done)
 		l.addr.remove(l)
-		if l.addr.served() {
+		if !l.shared && l.addr.served() {
 			l.lingerThenClose(time.Now().Add(socketMaxLinger), socketLinger)
 		} else {
 			err = l.closeSocket()

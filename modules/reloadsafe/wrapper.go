@@ -1,6 +1,7 @@
 package reloadsafe
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func init() {
@@ -36,7 +38,9 @@ type Wrapper struct {
 	// How long connections of a replaced config may stay open after a
 	// reload: requests in flight, streaming responses and WebSockets
 	// (which reverse_proxy keeps only with `stream_close_delay`; set it
-	// below this). Whatever is still open then is closed. Default: 5m.
+	// below this). Whatever is still open then is closed; a WebSocket
+	// first gets a close frame with status 1001 (going away), between two
+	// of the server's frames. Default: 5m.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty"`
 
 	gen    *generation
@@ -75,16 +79,32 @@ func (w *Wrapper) Validate() error {
 	return nil
 }
 
-// WrapListener joins ln to the other generations of its address.
+// WrapListener joins ln to the other generations of its address, sharing
+// the address's first socket with them where the system allows it.
 func (w *Wrapper) WrapListener(ln net.Listener) net.Listener {
 	// The type of ln tells TLS from plain connections, so a connection is
 	// only handed to a listener that serves the same kind.
 	key := fmt.Sprintf("%s/%s|%T", ln.Addr().Network(), ln.Addr(), ln)
+	shared, err := shareSocket(ln)
+	if err == nil {
+		ln = shared
+	} else if c := w.logger.Check(logLevel(err), "socket not shared across configs: closing a replaced config's socket can reset connections queued on it"); c != nil {
+		c.Write(zap.String("address", ln.Addr().String()), zap.Error(err))
+	}
 	addr := acquireAddress(key)
-	l := newListener(ln, key, addr, w.gen)
+	l := newListener(ln, key, addr, w.gen, err == nil)
 	w.gen.addListener(l)
 	addr.add(l)
 	return l
+}
+
+// logLevel is the level at which the reason a socket is not shared is
+// logged: debug where sharing is not expected (not Linux, Unix sockets).
+func logLevel(err error) zapcore.Level {
+	if errors.Is(err, errors.ErrUnsupported) || errors.Is(err, errNotSocket) {
+		return zapcore.DebugLevel
+	}
+	return zapcore.WarnLevel
 }
 
 // Cleanup forgets the http app once its servers are hooked.
