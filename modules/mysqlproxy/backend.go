@@ -47,6 +47,14 @@ type backendConn struct {
 	changes []wire.StateChange
 	// idleSince is when the connection's last reply ended.
 	idleSince time.Time
+
+	// pooled is set on a connection opened through its backend's pool
+	// (pool.go), with the key it serves and when it was opened; held while
+	// a session has it. fresh is set while it stands reset for its key,
+	// session tracking on and its sql_mode read, until a session takes it.
+	pooled, held, fresh bool
+	key                 poolKey
+	opened              time.Time
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the
@@ -314,6 +322,9 @@ func (b *backendConn) drop() {
 	b.conn.Close()
 	if b.node != nil {
 		b.node.conns.Add(-1)
+		if b.pooled && b.held {
+			b.node.pool.forgetOne()
+		}
 		b.node = nil
 	}
 }

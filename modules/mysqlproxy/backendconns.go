@@ -85,18 +85,27 @@ func (s *session) primaryConn() (*backendConn, error) {
 	// server without it gets the session pinned instead (below).
 	opt.optional = wire.ClientSessionTrack &^ s.caps
 	opt.caps |= wire.ClientSessionTrack
-	b, err := primary.dial(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+	b, err := primary.acquire(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
 		return nil, err
 	}
-	if b.caps&wire.ClientSessionTrack == 0 {
+	switch {
+	case b.caps&wire.ClientSessionTrack == 0:
 		// A server without session tracking cannot say what the session's
 		// statements changed: keep the session where its state is.
 		s.pin(pinNoSessionTracking)
-	} else if err := s.setupTracking(b); err != nil {
-		b.close()
-		return nil, &backendError{b.addr, fmt.Errorf("turning on session tracking: %w", err)}
+	case b.fresh:
+		// From the pool: tracking is on, and its sql_mode was read when it
+		// was reset; the session's statements are lexed under it.
+		s.followTracking(b)
+		s.mode = b.mode
+	default:
+		if err := s.setupTracking(b); err != nil {
+			b.close()
+			return nil, &backendError{b.addr, fmt.Errorf("turning on session tracking: %w", err)}
+		}
 	}
+	b.fresh = false
 	if err := s.catchUp(b); err != nil {
 		b.close()
 		return nil, &backendError{b.addr, fmt.Errorf("restoring the session: %w", err)}
@@ -123,7 +132,7 @@ func (s *session) replicaConn() (*backendConn, error) {
 	}
 	var errs []error
 	for _, n := range s.srv.replicasByCost(maxLag, int(s.id)) {
-		b, err := n.dial(true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+		b, err := n.acquire(true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -165,6 +174,15 @@ func (b *backendConn) closedByServer() bool {
 	}
 	if b.idleSince.IsZero() || time.Since(b.idleSince) < staleAfter {
 		return false
+	}
+	return b.peerClosedOrTalked()
+}
+
+// peerClosedOrTalked reports, without waiting, whether the server closed
+// b or sent it something since its last reply.
+func (b *backendConn) peerClosedOrTalked() bool {
+	if b.pc.Reader().Buffered() > 0 {
+		return true
 	}
 	if b.sock != nil {
 		return b.sock.peerClosedOrTalked()

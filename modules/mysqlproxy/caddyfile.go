@@ -42,6 +42,14 @@ func init() {
 //			allow_local_infile
 //			when_no_replica   primary|error
 //			read_your_writes  session|global|off [<max wait>]
+//			pool {
+//				max_connections <n>
+//				max_idle        <n>
+//				idle_timeout    <duration>
+//				max_lifetime    <duration>
+//				wait_timeout    <duration>
+//				max_waiting     <n>
+//			}
 //			health {
 //				user                <username> [<password>]
 //				interval            <duration>
@@ -211,6 +219,13 @@ func (s *Server) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				r.ReadYourWritesWait = caddy.Duration(dur)
 			}
+		case "pool":
+			if s.Pool == nil {
+				s.Pool = new(Pool)
+			}
+			if err := s.Pool.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		case "health":
 			if s.Health == nil {
 				s.Health = new(Health)
@@ -305,6 +320,36 @@ func (h *Health) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			return d.Errf("unrecognized health option %q", opt)
+		}
+	}
+	return nil
+}
+
+// unmarshalCaddyfile reads a server's `pool` block (or a bare `pool`).
+func (p *Pool) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "max_connections":
+			err = positiveArg(d, "pool "+opt, &p.MaxConnections)
+		case "max_idle":
+			err = positiveArg(d, "pool "+opt, &p.MaxIdle)
+		case "max_waiting":
+			err = positiveArg(d, "pool "+opt, &p.MaxWaiting)
+		case "idle_timeout":
+			err = durationArg(d, "pool "+opt, &p.IdleTimeout)
+		case "max_lifetime":
+			err = durationArg(d, "pool "+opt, &p.MaxLifetime)
+		case "wait_timeout":
+			err = durationArg(d, "pool "+opt, &p.WaitTimeout)
+		default:
+			err = d.Errf("unrecognized pool option %q", opt)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

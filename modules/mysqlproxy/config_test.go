@@ -170,3 +170,18 @@ func TestListenClashesWithHTTP(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolSettings(t *testing.T) {
+	p := &Pool{MaxConnections: 10, MaxIdle: 50}
+	if err := p.provision(); err != nil {
+		t.Fatal(err)
+	}
+	if p.MaxIdle != 10 || p.WaitTimeout == 0 || p.IdleTimeout == 0 || p.MaxLifetime == 0 || p.MaxWaiting == 0 {
+		t.Errorf("defaults not filled in, or max_idle above max_connections: %+v", p)
+	}
+	for _, bad := range []*Pool{{MaxConnections: -1}, {WaitTimeout: -1}, {MaxWaiting: -1}} {
+		if err := bad.provision(); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}

@@ -23,7 +23,10 @@ type Health struct {
 	// Interval between two checks of a backend. Default: 1s.
 	Interval caddy.Duration `json:"interval,omitempty"`
 
-	// Timeout bounds one check, connection included. Default: 2s.
+	// Timeout bounds one check, connection included. A check that fails is
+	// tried once more on a fresh connection (the monitor's own connection
+	// may be what failed) before the backend counts as unreachable.
+	// Default: 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// MaxReplicationLag is how far behind the primary a replica may be

@@ -33,6 +33,9 @@ var (
 	descRouted         = metricDesc("backend_routed_total", "Commands sent to the backend.", "server", "backend", "role")
 	descLag            = metricDesc("backend_replication_lag_seconds", "Seconds_Behind_Master as the monitor last saw it (absent when unknown).", "server", "backend", "role")
 	descReachable      = metricDesc("backend_reachable", "1 if the monitor reached the backend at its last check.", "server", "backend", "role")
+	descPoolConns      = metricDesc("pool_connections", "Pooled connections to the backend, by state: idle or in_use.", "server", "backend", "role", "state")
+	descPoolWaiting    = metricDesc("pool_waiting", "Sessions waiting for a pooled connection to the backend.", "server", "backend", "role")
+	descPoolEvents     = metricDesc("pool_events_total", "Pool events: borrows of idle connections, creates, resets, timeouts.", "server", "backend", "role", "event")
 )
 
 // Describe sends the descriptions of every metric.
@@ -65,6 +68,14 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descConns, gauge, float64(b.OpenConnections), labels...)
 			ch <- prometheus.MustNewConstMetric(descInFlight, gauge, float64(b.InFlight), labels...)
 			ch <- prometheus.MustNewConstMetric(descRouted, counter, float64(b.Routed), labels...)
+			if p := b.Pool; p != nil {
+				ch <- prometheus.MustNewConstMetric(descPoolConns, gauge, float64(p.Idle), append(labels, "idle")...)
+				ch <- prometheus.MustNewConstMetric(descPoolConns, gauge, float64(p.InUse), append(labels, "in_use")...)
+				ch <- prometheus.MustNewConstMetric(descPoolWaiting, gauge, float64(p.Waiting), labels...)
+				for event, n := range map[string]int64{"borrow": p.Borrows, "create": p.Creates, "reset": p.Resets, "timeout": p.Timeouts} {
+					ch <- prometheus.MustNewConstMetric(descPoolEvents, counter, float64(n), append(labels, event)...)
+				}
+			}
 			if h := b.Health; h != nil {
 				ch <- prometheus.MustNewConstMetric(descReachable, gauge, boolValue(h.Reachable), labels...)
 				if h.Lag != nil {

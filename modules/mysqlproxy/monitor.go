@@ -37,6 +37,13 @@ func (n *node) monitor() {
 				db, dsn = openMonitorDB(cfg), cfg.FormatDSN()
 			}
 			h := n.check(db, time.Duration(s.health.Timeout))
+			if !h.Reachable && db != nil {
+				// The monitor's own connection may be what failed (killed,
+				// timed out by the server): a fresh one decides.
+				db.Close()
+				db = openMonitorDB(n.monitorConfig(s.health))
+				h = n.check(db, time.Duration(s.health.Timeout))
+			}
 			n.health.Store(h)
 			if h.Reachable {
 				n.observeLatency(h.Latency)
@@ -52,6 +59,7 @@ func (n *node) monitor() {
 			close(n.checked)
 			first = false
 		}
+		n.pool.reap(s.pool, time.Now())
 		select {
 		case <-n.stop:
 			return

@@ -30,6 +30,8 @@ type node struct {
 	inFlight atomic.Int64
 	conns    atomic.Int64
 	routed   atomic.Int64
+	// pool holds the idle connections of the backend when pooling is on.
+	pool connPool
 	// writes is the highest position sessions saw this server commit, for
 	// global read-your-writes.
 	writes writePositions
@@ -75,7 +77,8 @@ type nodeConfig struct {
 // nodeSettings are the parts of a server's config that a node uses.
 type nodeSettings struct {
 	health  Health
-	monitor bool // false when there are no monitor credentials
+	monitor bool  // false when there are no monitor credentials
+	pool    *Pool // nil when pooling is off
 }
 
 // healthState is what one check of a backend found.

@@ -83,6 +83,10 @@ type Server struct {
 	// Health configures the backend monitor and circuit breakers.
 	Health *Health `json:"health,omitempty"`
 
+	// Pool, when set, keeps backend connections open between client
+	// sessions (see Pool). Default: off.
+	Pool *Pool `json:"pool,omitempty"`
+
 	name       string
 	listenKeys []string
 	addrs      []caddy.NetworkAddress
@@ -282,7 +286,12 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 	if err := s.Health.provision(s.Users); err != nil {
 		return err
 	}
-	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != ""}
+	if s.Pool != nil {
+		if err := s.Pool.provision(); err != nil {
+			return err
+		}
+	}
+	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != "", pool: s.Pool}
 	s.nodeSettings = settings
 	if !settings.monitor {
 		s.logger.Warn("backend monitor off: no user with a password to check the backends with; set health.user")

@@ -356,7 +356,7 @@ func toSQLError(err error) *wire.SQLError {
 func (s *session) closeBackends() {
 	for _, b := range []*backendConn{s.primary, s.replica} {
 		if b != nil {
-			b.close()
+			b.release(s.db)
 		}
 	}
 	s.primary, s.replica, s.last = nil, nil, nil

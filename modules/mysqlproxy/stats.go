@@ -96,6 +96,8 @@ type BackendStatus struct {
 	Health *healthState `json:"health,omitempty"`
 	// LastError is the last failure to connect to it.
 	LastError string `json:"last_error,omitempty"`
+	// Pool is the state of its connection pool, when pooling is on.
+	Pool *PoolStatus `json:"pool,omitempty"`
 
 	breakerState gobreaker.State
 }
@@ -140,11 +142,16 @@ func (s *Server) backendStatus() []BackendStatus {
 
 func (n *node) status(role string, usable bool) BackendStatus {
 	breaker := n.breaker.Load().State()
-	return BackendStatus{
+	st := BackendStatus{
 		Address: n.key, Role: role, Usable: usable, Breaker: breaker.String(), breakerState: breaker,
 		OpenConnections: n.conns.Load(), InFlight: n.inFlight.Load(), Routed: n.routed.Load(),
 		Health: n.health.Load(), LastError: n.lastError(),
 	}
+	if n.settings.Load().pool != nil {
+		pool := n.pool.status()
+		st.Pool = &pool
+	}
+	return st
 }
 
 // statsFor returns the counters of the server with the given name.

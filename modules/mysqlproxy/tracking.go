@@ -122,11 +122,17 @@ func errUnsafeCharset(name string) *wire.SQLError {
 // setupTracking turns on session tracking on a new primary connection and
 // learns its sql_mode.
 func (s *session) setupTracking(b *backendConn) error {
-	b.tracked = func(changes []wire.StateChange) bool { return s.noteTracked(b, changes) }
+	s.followTracking(b)
 	if err := b.run(trackingSetup); err != nil {
 		return err
 	}
 	return s.learnSQLMode(b)
+}
+
+// followTracking makes the session take in what primary connection b's
+// OK packets report.
+func (s *session) followTracking(b *backendConn) {
+	b.tracked = func(changes []wire.StateChange) bool { return s.noteTracked(b, changes) }
 }
 
 // learnSQLMode asks primary connection b for its sql_mode, after a

@@ -1,0 +1,233 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+)
+
+// poolView is what /mysql/servers shows of a backend's pool.
+type poolView struct {
+	Address string `json:"address"`
+	Role    string `json:"role"`
+	Pool    *struct {
+		Open     int   `json:"open"`
+		Idle     int   `json:"idle"`
+		InUse    int   `json:"in_use"`
+		Borrows  int64 `json:"borrows"`
+		Creates  int64 `json:"creates"`
+		Resets   int64 `json:"resets"`
+		Timeouts int64 `json:"timeouts"`
+	} `json:"pool"`
+}
+
+// primaryPool returns the pool state of the primary of server main.
+func (m *mysqlProxy) primaryPool(t *testing.T) poolView {
+	t.Helper()
+	body, err := m.fd.AdminGet("/mysql/servers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var servers map[string]struct{ Backends []poolView }
+	if err := json.Unmarshal(body, &servers); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range servers["main"].Backends {
+		if b.Role == "primary" {
+			if b.Pool == nil {
+				t.Fatalf("the primary shows no pool: %s", body)
+			}
+			return b
+		}
+	}
+	t.Fatalf("no primary in %s", body)
+	return poolView{}
+}
+
+// waitPoolIdle waits until the primary's pool holds idle connections and
+// none in use: sessions give theirs back after they end.
+func (m *mysqlProxy) waitPoolIdle(t *testing.T) poolView {
+	t.Helper()
+	var p poolView
+	err := harness.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+		if p = m.primaryPool(t); p.Pool.InUse != 0 || p.Pool.Idle == 0 {
+			return fmt.Errorf("pool %+v", *p.Pool)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serverConnections is the primary's count of connection attempts.
+func serverConnections(t *testing.T, s *harness.MariaDB) int {
+	t.Helper()
+	v, err := s.QueryString("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'CONNECTIONS'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestMySQLPool drives pooled backend connections through the built binary
+// against the real cluster: connect-per-request clients served with no
+// backend login, no state leaking from one client to the next on a shared
+// connection, a bounded wait with a clear error when the pool is
+// exhausted, connections killed while idle in the pool replaced unseen,
+// and the pool kept across a reload.
+func TestMySQLPool(t *testing.T) {
+	c := harness.StartCluster(t, 2)
+	pool := "pool {\n\t\t\t\tmax_connections 1\n\t\t\t\twait_timeout 1s\n\t\t\t}"
+	m := proxyFor(t, c, pool)
+	sessionIn := func(t *testing.T, db string) *harness.RawConn {
+		t.Helper()
+		s, err := harness.DialRaw(m.addr, harness.TestUser, harness.TestPassword, db, harness.RawCaps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	session := func(t *testing.T) *harness.RawConn { t.Helper(); return sessionIn(t, harness.TestDatabase) }
+	first := session(t)
+	mustQuery(t, first, "CREATE TABLE pooled (id INT PRIMARY KEY, note TEXT)")
+	first.Close()
+	m.waitPoolIdle(t)
+
+	t.Run("connect per request", func(t *testing.T) {
+		before, logins := m.primaryPool(t), serverConnections(t, c.Primary)
+		for i := range 30 {
+			s := session(t)
+			mustQuery(t, s, fmt.Sprintf("INSERT INTO pooled VALUES (%d, 'per request')", 1000+i))
+			s.Close()
+			m.waitPoolIdle(t)
+		}
+		after := m.waitPoolIdle(t)
+		if got := after.Pool.Borrows - before.Pool.Borrows; got != 30 || after.Pool.Creates != before.Pool.Creates {
+			t.Errorf("30 sessions: %d borrows and %d creates, want every one served from the pool", got, after.Pool.Creates-before.Pool.Creates)
+		}
+		// The monitor may log in again now and then; 30 clients did not.
+		if n := serverConnections(t, c.Primary) - logins; n > 2 {
+			t.Errorf("the primary saw %d logins for 30 pooled sessions", n)
+		}
+	})
+
+	t.Run("no state leaks to the next client", func(t *testing.T) {
+		a := session(t)
+		for _, stmt := range []string{
+			"SET @leak = 'from a'", "SET SESSION sql_mode = 'ANSI'", "SET time_zone = '+05:00'",
+			"SET NAMES latin1", "SET TIMESTAMP = 1", "CREATE TEMPORARY TABLE leak_tmp (i INT)",
+			"SELECT GET_LOCK('leak', 0)", "BEGIN", "INSERT INTO pooled VALUES (1, 'uncommitted')",
+		} {
+			mustQuery(t, a, stmt)
+		}
+		a.Close()
+		m.waitPoolIdle(t)
+		b := session(t)
+		defer b.Close()
+		global, err := c.Primary.QueryString("SELECT @@global.sql_mode")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, check := range []struct{ sql, want string }{
+			{"SELECT /* frontdesk:primary */ COALESCE(@leak, 'none')", "none"},
+			{"SELECT /* frontdesk:primary */ @@session.sql_mode", global},
+			{"SELECT /* frontdesk:primary */ @@session.time_zone", "SYSTEM"},
+			{"SELECT /* frontdesk:primary */ @@character_set_client", "utf8mb4"},
+			{"SELECT /* frontdesk:primary */ UNIX_TIMESTAMP() > 1000000000", "1"},
+			{"SELECT /* frontdesk:primary */ IS_FREE_LOCK('leak')", "1"},
+			{"SELECT /* frontdesk:primary */ COUNT(*) FROM pooled WHERE id = 1", "0"},
+		} {
+			rows, err := b.Query(check.sql)
+			if err != nil || len(rows) != 1 || rows[0] != check.want {
+				t.Errorf("client b: %s = %q (%v), want %q", check.sql, rows, err, check.want)
+			}
+		}
+		if _, err := b.Query("SELECT /* frontdesk:primary */ * FROM leak_tmp"); err == nil || !strings.Contains(err.Error(), "1146") {
+			t.Errorf("client b reads client a's temporary table: %v", err)
+		}
+	})
+
+	t.Run("exhausted", func(t *testing.T) {
+		holder := session(t)
+		mustQuery(t, holder, "BEGIN")
+		mustQuery(t, holder, "INSERT INTO pooled VALUES (2, 'held')")
+		// Logged in with no database, so the login itself takes no
+		// backend connection.
+		waiter := sessionIn(t, "")
+		defer waiter.Close()
+		before := m.primaryPool(t).Pool.Timeouts
+		_, err := waiter.Query("INSERT INTO " + harness.TestDatabase + ".pooled VALUES (3, 'waits')")
+		if err == nil || !strings.Contains(err.Error(), "1040") || !strings.Contains(err.Error(), "pool max_connections") {
+			t.Fatalf("a write while the only connection is held: %v, want error 1040 naming the pool's max_connections", err)
+		}
+		if got := m.primaryPool(t).Pool.Timeouts - before; got != 1 {
+			t.Errorf("%d timeouts counted, want 1", got)
+		}
+		mustQuery(t, holder, "COMMIT")
+		holder.Close()
+		mustQuery(t, waiter, "INSERT INTO "+harness.TestDatabase+".pooled VALUES (3, 'waited')")
+	})
+
+	t.Run("killed while idle", func(t *testing.T) {
+		m.waitPoolIdle(t)
+		db := c.Primary.AdminDB()
+		rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Sleep'", harness.TestUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			db.Exec(fmt.Sprintf("KILL CONNECTION %d", id))
+		}
+		err = harness.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+			var left int
+			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Killed'", harness.TestUser).Scan(&left); err != nil {
+				return err
+			}
+			if left > 0 {
+				return fmt.Errorf("%d connections still being killed", left)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := session(t)
+		defer s.Close()
+		if _, err := s.Query("INSERT INTO pooled VALUES (4, 'after the kill')"); err != nil {
+			t.Fatalf("a write after the pooled connections were killed: %v", err)
+		}
+	})
+
+	t.Run("kept across a reload", func(t *testing.T) {
+		m.waitPoolIdle(t)
+		before := m.primaryPool(t)
+		next := withServerOptions(t, strings.Replace(pool, "wait_timeout 1s", "wait_timeout 2s", 1))
+		if err := m.fd.Load(next, harness.Caddyfile); err != nil {
+			t.Fatal(err)
+		}
+		s := session(t)
+		mustQuery(t, s, "INSERT INTO pooled VALUES (5, 'after the reload')")
+		s.Close()
+		if after := m.waitPoolIdle(t); after.Pool.Creates != before.Pool.Creates {
+			t.Errorf("the reload cost the pool its connections: %d creates before, %d after", before.Pool.Creates, after.Pool.Creates)
+		}
+	})
+}

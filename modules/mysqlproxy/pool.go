@@ -1,0 +1,354 @@
+package mysqlproxy
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
+)
+
+// Pool keeps backend connections open between client sessions, so that an
+// application that connects for every request (PHP-FPM, serverless
+// functions, short scripts) pays no backend login: a session's connections
+// go back to the pool when it ends, reset to a clean state
+// (COM_RESET_CONNECTION: variables, temporary tables, locks, open
+// transactions and prepared statements are gone; the database and
+// character set are those of the login), and the next session with the
+// same user, database, character set and client capabilities takes one.
+// Pools belong to the backends and outlive config reloads.
+type Pool struct {
+	// MaxConnections bounds the connections the proxy holds open to each
+	// backend server, in use and idle, for every user together. A session
+	// that needs one more waits for one to come free, for at most
+	// WaitTimeout, then gets error 1040. Default: 100.
+	MaxConnections int `json:"max_connections,omitempty"`
+
+	// MaxIdle bounds the idle connections kept per backend server; a
+	// connection given back past it is closed. Default: MaxConnections.
+	MaxIdle int `json:"max_idle,omitempty"`
+
+	// IdleTimeout closes a connection that sat idle in the pool this long.
+	// Keep it below the servers' wait_timeout. Default: 5m.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// MaxLifetime closes a connection this long after it was opened, when
+	// it is next idle. Default: 1h.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+
+	// WaitTimeout bounds how long a session waits for a connection when
+	// the pool is at MaxConnections. Default: 2s.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
+
+	// MaxWaiting bounds the sessions waiting for a connection per backend
+	// server; past it a session gets error 1040 at once. Default: 1024.
+	MaxWaiting int `json:"max_waiting,omitempty"`
+}
+
+// Defaults of the pool settings.
+const (
+	defaultPoolMaxConnections = 100
+	defaultPoolIdleTimeout    = 5 * time.Minute
+	defaultPoolMaxLifetime    = time.Hour
+	defaultPoolWaitTimeout    = 2 * time.Second
+	defaultPoolMaxWaiting     = 1024
+)
+
+// provision fills in the defaults and checks the settings.
+func (p *Pool) provision() error {
+	switch {
+	case p.MaxConnections < 0 || p.MaxIdle < 0 || p.MaxWaiting < 0:
+		return fmt.Errorf("pool: max_connections, max_idle and max_waiting must not be negative")
+	case p.IdleTimeout < 0 || p.MaxLifetime < 0 || p.WaitTimeout < 0:
+		return fmt.Errorf("pool: durations must not be negative")
+	}
+	if p.MaxConnections == 0 {
+		p.MaxConnections = defaultPoolMaxConnections
+	}
+	if p.MaxIdle == 0 || p.MaxIdle > p.MaxConnections {
+		p.MaxIdle = p.MaxConnections
+	}
+	if p.IdleTimeout == 0 {
+		p.IdleTimeout = caddy.Duration(defaultPoolIdleTimeout)
+	}
+	if p.MaxLifetime == 0 {
+		p.MaxLifetime = caddy.Duration(defaultPoolMaxLifetime)
+	}
+	if p.WaitTimeout == 0 {
+		p.WaitTimeout = caddy.Duration(defaultPoolWaitTimeout)
+	}
+	if p.MaxWaiting == 0 {
+		p.MaxWaiting = defaultPoolMaxWaiting
+	}
+	return nil
+}
+
+// poolKey is what makes two backend connections interchangeable for a new
+// session: the account, the login database and character set (where a
+// reset connection stands), the negotiated capabilities (the packets'
+// layout), and the role it was opened for.
+type poolKey struct {
+	user    string
+	db      string
+	charset uint8
+	caps    uint64
+	replica bool
+}
+
+// connPool is one backend's pool: its idle connections, most recently
+// given back last, and the count of its open ones.
+type connPool struct {
+	mu   sync.Mutex
+	idle []*backendConn
+	// open counts the connections opened through the pool and not closed,
+	// idle or in use; busy, those in use.
+	open, busy int
+	waiters    []chan struct{}
+
+	borrows, creates, resets, timeouts int64
+}
+
+// PoolStatus is what the admin API shows of a backend's pool.
+type PoolStatus struct {
+	// Open is the pool's connections, idle or in use.
+	Open int `json:"open"`
+	// Idle are the connections waiting in the pool.
+	Idle int `json:"idle"`
+	// InUse are the connections sessions hold.
+	InUse int `json:"in_use"`
+	// Waiting is the number of sessions waiting for a connection.
+	Waiting int `json:"waiting"`
+	// Borrows counts the connections sessions took from the pool idle;
+	// Creates, the connections opened; Resets, the connections reset and
+	// given back; Timeouts, the sessions that waited in vain.
+	Borrows  int64 `json:"borrows"`
+	Creates  int64 `json:"creates"`
+	Resets   int64 `json:"resets"`
+	Timeouts int64 `json:"timeouts"`
+}
+
+func (p *connPool) status() PoolStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStatus{Open: p.open, Idle: len(p.idle), InUse: p.busy, Waiting: len(p.waiters),
+		Borrows: p.borrows, Creates: p.creates, Resets: p.resets, Timeouts: p.timeouts}
+}
+
+// errPoolExhausted answers a session that found no connection to take.
+func errPoolExhausted(n *node, cfg *Pool, waited bool) error {
+	how := "and too many sessions wait already (pool max_waiting)"
+	if waited {
+		how = fmt.Sprintf("and none came free within %s (pool wait_timeout)", time.Duration(cfg.WaitTimeout))
+	}
+	return wire.NewSQLError(wire.ERConCountError, "Too many connections: Frontdesk holds its %d connections to backend %s (pool max_connections) %s",
+		cfg.MaxConnections, n.addr, how)
+}
+
+// acquire gives a session a logged-in connection to the backend: from the
+// pool when pooling is on (an idle one of the same key, checked after
+// idleness, or a new one while the pool has room, else after waiting for
+// one to come free), else a new one.
+func (n *node) acquire(replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
+	cfg := n.settings.Load().pool
+	if cfg == nil {
+		return n.dial(replica, timeout, cred, opt)
+	}
+	key := poolKey{user: cred.user, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica}
+	p := &n.pool
+	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
+	for {
+		p.mu.Lock()
+		if b := p.take(key, cfg, time.Now()); b != nil {
+			p.busy++
+			p.borrows++
+			b.held = true
+			p.mu.Unlock()
+			if b.peerClosedOrTalked() {
+				// The server ended it while it sat in the pool (a restart,
+				// wait_timeout, KILL): take another.
+				b.drop()
+				continue
+			}
+			return b, nil
+		}
+		if p.open < cfg.MaxConnections {
+			p.open++
+			p.busy++
+			p.creates++
+			p.mu.Unlock()
+			b, err := n.dial(replica, timeout, cred, opt)
+			if err != nil {
+				n.pool.forgetOne()
+				return nil, err
+			}
+			b.pooled, b.held, b.key, b.opened = true, true, key, time.Now()
+			return b, nil
+		}
+		if len(p.idle) > 0 {
+			// Full, but with idle connections of other keys: close the
+			// least recently used one to make room.
+			victim := p.idle[0]
+			p.idle = p.idle[1:]
+			p.mu.Unlock()
+			victim.close()
+			p.mu.Lock()
+			p.open--
+			p.mu.Unlock()
+			continue
+		}
+		if len(p.waiters) >= cfg.MaxWaiting {
+			p.timeouts++
+			p.mu.Unlock()
+			return nil, errPoolExhausted(n, cfg, false)
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			p.timeouts++
+			p.mu.Unlock()
+			return nil, errPoolExhausted(n, cfg, true)
+		}
+		ch := make(chan struct{}, 1)
+		p.waiters = append(p.waiters, ch)
+		p.mu.Unlock()
+		timer := time.NewTimer(wait)
+		select {
+		case <-ch:
+			timer.Stop()
+		case <-timer.C:
+			p.mu.Lock()
+			p.waiters = slices.DeleteFunc(p.waiters, func(c chan struct{}) bool { return c == ch })
+			p.mu.Unlock()
+		}
+	}
+}
+
+// take removes and returns the most recently given back idle connection
+// of key, closing on the way any that outlived the pool's bounds. Called
+// with p.mu held.
+func (p *connPool) take(key poolKey, cfg *Pool, now time.Time) *backendConn {
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		b := p.idle[i]
+		if b.key != key {
+			continue
+		}
+		p.idle = slices.Delete(p.idle, i, i+1)
+		if now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) {
+			p.open--
+			go b.close()
+			continue
+		}
+		return b
+	}
+	return nil
+}
+
+// forgetOne counts a pooled connection that a session held closed (or
+// never opened), and lets a waiting session try again.
+func (p *connPool) forgetOne() {
+	p.mu.Lock()
+	p.open--
+	p.busy--
+	p.wakeOne()
+	p.mu.Unlock()
+}
+
+// wakeOne tells the longest-waiting session to try again. Called with p.mu
+// held.
+func (p *connPool) wakeOne() {
+	if len(p.waiters) > 0 {
+		p.waiters[0] <- struct{}{}
+		p.waiters = p.waiters[1:]
+	}
+}
+
+// release takes back a connection whose session has ended: pooled, it is
+// reset to the clean state of its key and kept idle (or closed if that
+// fails or the pool has enough idle); else it is closed. db is the
+// session's database at its end.
+func (b *backendConn) release(db string) {
+	n := b.node
+	if n == nil || !b.pooled {
+		b.close()
+		return
+	}
+	cfg := n.settings.Load().pool
+	if cfg == nil || !b.resetForPool(db) {
+		b.close() // counted out of the pool by drop
+		return
+	}
+	p := &n.pool
+	p.mu.Lock()
+	p.resets++
+	if len(p.idle) >= cfg.MaxIdle {
+		p.mu.Unlock()
+		b.close()
+		return
+	}
+	p.busy--
+	b.held = false
+	b.idleSince = time.Now()
+	p.idle = append(p.idle, b)
+	p.wakeOne()
+	p.mu.Unlock()
+}
+
+// resetForPool brings a connection back to the clean state of its key:
+// COM_RESET_CONNECTION (which keeps the current database), then the key's
+// database if the session left another; a primary connection gets session
+// tracking turned on again and its sql_mode read, so that the next session
+// starts with no round trip. It reports whether the connection is clean.
+func (b *backendConn) resetForPool(db string) bool {
+	if b.closedByServer() {
+		return false
+	}
+	b.tracked = nil
+	if b.run([]byte{wire.ComResetConnection}) != nil {
+		return false
+	}
+	if db != b.key.db {
+		if b.key.db == "" {
+			// No command takes a connection back to no database.
+			return false
+		}
+		if b.run(append([]byte{wire.ComInitDB}, b.key.db...)) != nil {
+			return false
+		}
+	}
+	if !b.replica && b.caps&wire.ClientSessionTrack != 0 {
+		if b.run(trackingSetup) != nil {
+			return false
+		}
+	}
+	mode, err := b.queryValue("SELECT @@session.sql_mode")
+	if err != nil {
+		return false
+	}
+	b.mode = newSQLMode(mode)
+	b.replayed, b.status, b.fresh = 0, wire.StatusAutocommit, true
+	return true
+}
+
+// reap closes idle connections past the pool's idle timeout or lifetime,
+// and every idle one once pooling is off.
+func (p *connPool) reap(cfg *Pool, now time.Time) {
+	p.mu.Lock()
+	var out []*backendConn
+	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
+		old := cfg == nil || now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
+		if old {
+			out = append(out, b)
+			p.open--
+		}
+		return old
+	})
+	for range out {
+		p.wakeOne()
+	}
+	p.mu.Unlock()
+	for _, b := range out {
+		b.close()
+	}
+}
