@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -90,8 +92,8 @@ func TestBenchMySQL(t *testing.T) {
 		harness.Unavailable(t, "sysbench not found (apt-get install sysbench): %v", err)
 	}
 	c := harness.StartCluster(t, 2)
-	split, primaryOnly, rywOff := harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t)
-	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly, rywOff), harness.Caddyfile)
+	split, primaryOnly, rywOff, pooled := harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t)
+	fd := harness.StartFrontdesk(t, benchMySQLCaddyfile(c, split, primaryOnly, rywOff, pooled), harness.Caddyfile)
 	haproxy := startHAProxy(t, c.Primary.Addr())
 	targets := []sbTarget{
 		{"direct", c.Primary.Addr(), 0},
@@ -102,7 +104,7 @@ func TestBenchMySQL(t *testing.T) {
 	if baseline := os.Getenv(baselineEnv); baseline != "" {
 		// An earlier build, measured in the same rounds, for before/after.
 		addr := harness.FreeAddr(t)
-		before := harness.StartFrontdeskBinary(t, baseline, benchMySQLCaddyfile(c, addr, harness.FreeAddr(t), ""), harness.Caddyfile)
+		before := harness.StartFrontdeskBinary(t, baseline, benchMySQLCaddyfile(c, addr, harness.FreeAddr(t), "", ""), harness.Caddyfile)
 		targets = append(targets, sbTarget{"baseline", addr, before.PID()})
 	}
 
@@ -207,6 +209,28 @@ func TestBenchMySQL(t *testing.T) {
 		rw.name, on.qps, on.p95ms, share(on), off.qps, off.p95ms, share(off), safeDiv(on.qps, off.qps))
 	c.WaitReplicated()
 
+	// Connect per request: connect, log in, one point select, disconnect,
+	// in a loop on 16 threads, as PHP-FPM workers or serverless functions
+	// do. Frontdesk with pooling logs in to no backend for it.
+	connTargets := []sbTarget{targets[0], targets[1], {"frontdesk-pooled", pooled, fd.PID()}}
+	connRuns := map[string][]float64{}
+	for round := range sbRounds {
+		for i := range connTargets {
+			tg := connTargets[(i+round)%len(connTargets)]
+			connRuns[tg.name] = append(connRuns[tg.name], connectPerRequest(t, tg.addr, 16, sbRoundTime()))
+		}
+	}
+	rate := func(name string) float64 {
+		var sum float64
+		for _, r := range connRuns[name] {
+			sum += r
+		}
+		return sum / float64(len(connRuns[name]))
+	}
+	t.Logf("connect, log in, point select, disconnect, 16 threads: direct %.0f/s, haproxy-tcp %.0f/s, frontdesk-pooled %.0f/s: "+
+		"frontdesk/haproxy %.2fx (target 2x), frontdesk/direct %.2fx", rate("direct"), rate("haproxy-tcp"), rate("frontdesk-pooled"),
+		safeDiv(rate("frontdesk-pooled"), rate("haproxy-tcp")), safeDiv(rate("frontdesk-pooled"), rate("direct")))
+
 	// Degraded: one replica lagging (its SQL thread stopped, so its lag is
 	// unknown) and the other dead. Frontdesk keeps serving, from the primary.
 	healthy := rows[2].results["frontdesk"] // oltp_read_only at 8 threads
@@ -234,13 +258,14 @@ func TestBenchMySQL(t *testing.T) {
 // rounds: `make bench-mysql BASELINE=bin/frontdesk-before`.
 const baselineEnv = "FRONTDESK_BENCH_BASELINE"
 
-// benchMySQLCaddyfile configures one Frontdesk process with three mysql
-// servers on the cluster: split, which spreads reads over the replicas,
+// benchMySQLCaddyfile configures one Frontdesk process with mysql servers
+// on the cluster: split, which spreads reads over the replicas,
 // primaryOnly, which has no replicas and so relays everything to the
-// primary, the same path as HAProxy's, and rywOff, split without
-// read-your-writes (left out when rywOff is empty, for a baseline build
-// that predates the option).
-func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff string) string {
+// primary, the same path as HAProxy's, rywOff, split without
+// read-your-writes, and pooled, split with pooled backend connections (the
+// last two left out when their addresses are empty, for a baseline build
+// that predates them).
+func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff, pooled string) string {
 	rywServer := ""
 	if rywOff != "" {
 		rywServer = fmt.Sprintf(`
@@ -251,6 +276,16 @@ func benchMySQLCaddyfile(c *harness.Cluster, split, primaryOnly, rywOff string) 
 			user %s %s
 			read_your_writes off
 		}`, rywOff, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword)
+	}
+	if pooled != "" {
+		rywServer += fmt.Sprintf(`
+		server pooled {
+			listen %s
+			primary %s
+			replicas %s %s
+			user %s %s
+			pool
+		}`, pooled, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), harness.TestUser, harness.TestPassword)
 	}
 	return fmt.Sprintf(`{
 	admin {$%s}
@@ -488,4 +523,38 @@ func safeDiv(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// connectPerRequest runs threads loops of connect, log in, one point
+// select and disconnect against addr for d, and returns the rate of whole
+// loops per second. A failed loop fails the test.
+func connectPerRequest(t *testing.T, addr string, threads int, d time.Duration) float64 {
+	t.Helper()
+	var done atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for g := range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				c, err := harness.DialRaw(addr, harness.TestUser, harness.TestPassword, "sbtest", harness.RawCaps)
+				if err == nil {
+					_, err = c.Query(fmt.Sprintf("SELECT c FROM sbtest1 WHERE id = %d", 1+(g*7919+i)%sbTableSize))
+					c.Close()
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstErr.Load(); err != nil {
+		t.Errorf("connect per request through %s: %v", addr, err)
+	}
+	return float64(done.Load()) / d.Seconds()
 }
