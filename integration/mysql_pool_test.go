@@ -158,6 +158,45 @@ func TestMySQLPool(t *testing.T) {
 		}
 	})
 
+	t.Run("a SET GLOBAL reaches pooled connections", func(t *testing.T) {
+		m.waitPoolIdle(t)
+		digest := func() string {
+			body, err := m.fd.AdminGet("/mysql/servers")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var servers map[string]struct {
+				Backends []struct {
+					Role   string `json:"role"`
+					Health struct {
+						Defaults string `json:"session_defaults"`
+					} `json:"health"`
+				}
+			}
+			if err := json.Unmarshal(body, &servers); err != nil {
+				t.Fatal(err)
+			}
+			return servers["main"].Backends[0].Health.Defaults
+		}
+		before := digest()
+		c.Primary.Exec("SET GLOBAL div_precision_increment = 7")
+		defer c.Primary.Exec("SET GLOBAL div_precision_increment = DEFAULT")
+		err := harness.Eventually(10*time.Second, 50*time.Millisecond, func() error {
+			if digest() == before {
+				return fmt.Errorf("the monitor has not seen the change yet")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := session(t)
+		defer s.Close()
+		if rows, err := s.Query("SELECT /* frontdesk:primary */ @@session.div_precision_increment"); err != nil || len(rows) != 1 || rows[0] != "7" {
+			t.Errorf("a pooled session after SET GLOBAL div_precision_increment = 7 reads %q (%v)", rows, err)
+		}
+	})
+
 	t.Run("exhausted", func(t *testing.T) {
 		holder := session(t)
 		mustQuery(t, holder, "BEGIN")

@@ -55,6 +55,9 @@ type backendConn struct {
 	pooled, held, fresh bool
 	key                 poolKey
 	opened              time.Time
+	// defaults is the digest of the server's session defaults when it was
+	// last reset for the pool.
+	defaults string
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the

@@ -36,13 +36,13 @@ func (n *node) monitor() {
 				}
 				db, dsn = openMonitorDB(cfg), cfg.FormatDSN()
 			}
-			h := n.check(db, time.Duration(s.health.Timeout))
+			h := n.check(db, time.Duration(s.health.Timeout), s.pool != nil)
 			if !h.Reachable && db != nil {
 				// The monitor's own connection may be what failed (killed,
 				// timed out by the server): a fresh one decides.
 				db.Close()
 				db = openMonitorDB(n.monitorConfig(s.health))
-				h = n.check(db, time.Duration(s.health.Timeout))
+				h = n.check(db, time.Duration(s.health.Timeout), s.pool != nil)
 			}
 			n.health.Store(h)
 			if h.Reachable {
@@ -108,8 +108,13 @@ func openMonitorDB(cfg *mysql.Config) *sql.DB {
 	return db
 }
 
-// check runs one round of health queries.
-func (n *node) check(db *sql.DB, timeout time.Duration) *healthState {
+// sessionDefaultsQuery digests the global values of the session variables.
+const sessionDefaultsQuery = "SELECT MD5(GROUP_CONCAT(VARIABLE_NAME, '=', IFNULL(GLOBAL_VALUE, '') ORDER BY VARIABLE_NAME)) " +
+	"FROM information_schema.SYSTEM_VARIABLES WHERE VARIABLE_SCOPE = 'SESSION'"
+
+// check runs one round of health queries; withDefaults adds the digest of
+// the session variables' global values.
+func (n *node) check(db *sql.DB, timeout time.Duration, withDefaults bool) *healthState {
 	h := &healthState{Checked: time.Now()}
 	if db == nil {
 		h.Error = "invalid monitor settings"
@@ -131,6 +136,11 @@ func (n *node) check(db *sql.DB, timeout time.Duration) *healthState {
 		return h
 	}
 	h.ReadOnly, h.SQLMode = readOnly != 0, &mode
+	if withDefaults {
+		// MariaDB's table; elsewhere the digest stays empty, and pooled
+		// connections keep the defaults they were reset under.
+		_ = db.QueryRowContext(ctx, sessionDefaultsQuery).Scan(&h.SessionDefaults)
+	}
 	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
 	if err != nil {
 		h.Error = err.Error()

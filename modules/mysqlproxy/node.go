@@ -98,7 +98,12 @@ type healthState struct {
 	// statements are lexed with until its primary connection reports its
 	// own. Nil when unknown.
 	SQLMode *string `json:"sql_mode,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// SessionDefaults is a digest of the global values of the server's
+	// session variables (what a new connection starts with), read while
+	// pooling is on: a pooled connection reset under other values is reset
+	// again before use. Empty when not read.
+	SessionDefaults string `json:"session_defaults,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
 // healthState returns the monitor's last finding, nil for a nil node or

@@ -172,6 +172,15 @@ func (n *node) acquire(replica bool, timeout time.Duration, cred credentials, op
 				b.drop()
 				continue
 			}
+			if b.defaults != n.sessionDefaults() {
+				// The server's defaults changed (SET GLOBAL) since it was
+				// reset: a new connection would start with the new ones.
+				db := b.key.db
+				if !b.resetForPool(db) {
+					b.drop()
+					continue
+				}
+			}
 			return b, nil
 		}
 		if p.open < cfg.MaxConnections {
@@ -305,6 +314,9 @@ func (b *backendConn) resetForPool(db string) bool {
 		return false
 	}
 	b.tracked = nil
+	// The defaults it is reset under: read before the reset, so that a
+	// change the monitor has not seen yet makes it look stale, never fresh.
+	b.defaults = b.node.sessionDefaults()
 	if b.run([]byte{wire.ComResetConnection}) != nil {
 		return false
 	}
@@ -329,6 +341,15 @@ func (b *backendConn) resetForPool(db string) bool {
 	b.mode = newSQLMode(mode)
 	b.replayed, b.status, b.fresh = 0, wire.StatusAutocommit, true
 	return true
+}
+
+// sessionDefaults is the digest of the server's session defaults as the
+// monitor last read it ("" when unknown).
+func (n *node) sessionDefaults() string {
+	if h := n.health.Load(); h != nil {
+		return h.SessionDefaults
+	}
+	return ""
 }
 
 // reap closes idle connections past the pool's idle timeout or lifetime,
