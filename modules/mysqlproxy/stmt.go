@@ -118,6 +118,9 @@ func (s *session) stmtPrepare(p []byte) error {
 		return s.lost(b, false, err)
 	}
 	if len(first) > 0 && first[0] == wire.HeaderERR {
+		if _, err := wire.ParseERR(first); err != nil {
+			return s.lost(b, false, err)
+		}
 		s.srv.stats.errors.Add(1)
 		return s.writeAndFlush(first)
 	}
