@@ -902,6 +902,9 @@ var harnessRegressions = []struct {
 	// A 1-2 byte ERR reached the client, whose driver cannot read it.
 	{"COM_QUERY write", "ERR of 1 byte", 0, 0},
 	{"COM_STMT_PREPARE write", "ERR of 2 bytes", 0, 0},
+	// Preparing again on another connection took a malformed ERR for a
+	// nil *SQLError inside a non-nil error: sending it panicked.
+	{"COM_STMT_EXECUTE, preparing on the primary", "ERR of 1 byte", 0, 0},
 }
 
 func TestSessionHarnessRegressions(t *testing.T) {

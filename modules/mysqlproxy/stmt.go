@@ -191,7 +191,11 @@ func (s *session) prepareOn(b *backendConn, st *preparedStmt) (*backendStmt, err
 			return nil, err
 		}
 		if kind == wire.PacketERR {
-			stmtErr, _ = wire.ParseERR(p)
+			se, err := wire.ParseERR(p)
+			if err != nil {
+				return nil, err
+			}
+			stmtErr = se
 			continue
 		}
 		ok, err := wire.ParseStmtPrepareOK(p)
