@@ -930,6 +930,9 @@ var harnessRegressions = []struct {
 	// Preparing again on another connection took a malformed ERR for a
 	// nil *SQLError inside a non-nil error: sending it panicked.
 	{"COM_STMT_EXECUTE, preparing on the primary", "ERR of 1 byte", 0, 0},
+	// A packet that broke off mid-relay had reached the client in part, and
+	// the error sent after it was read as the rest of that packet: a hang.
+	{"COM_QUERY read", "packet k with a 16 MiB length prefix", 2, 0},
 }
 
 func TestSessionHarnessRegressions(t *testing.T) {

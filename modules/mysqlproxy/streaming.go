@@ -59,6 +59,9 @@ func (s *session) relay(b *backendConn, payload []byte) (reply, error) {
 		case b.isTrackedOK(kind, head.Length):
 			err = s.relayOK(b, &r)
 		default:
+			// A packet that breaks off mid-relay has reached the client
+			// in part: the reply can no longer be replaced by an error.
+			r.touched = true
 			err = b.pc.RelayPacket(s.pc)
 		}
 		if err != nil {
