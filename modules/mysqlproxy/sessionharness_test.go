@@ -168,9 +168,6 @@ type fakeBackend struct {
 	// skip is the number of commands answered well before the fault.
 	skip           int
 	fired, applied bool
-	// raw, when set, is sent instead of the armed fault's output (the
-	// fuzzer's bytes), and the backend hangs up after it.
-	raw []byte
 }
 
 func startFakeBackend(t testing.TB) *fakeBackend {
@@ -222,13 +219,13 @@ func (f *fakeBackend) hangUp() {
 }
 
 // arm sets the fault for the command after the next skip ones.
-func (f *fakeBackend) arm(fl *fault, skip, k int, raw []byte) {
+func (f *fakeBackend) arm(fl *fault, skip, k int) {
 	if fl.gone {
 		f.hangUp()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed, f.skip, f.k, f.raw = fl, skip, k, raw
+	f.armed, f.skip, f.k = fl, skip, k
 	f.fired, f.applied = fl.gone, fl.gone
 	if fl.gone {
 		f.armed = nil
@@ -240,7 +237,7 @@ func (f *fakeBackend) arm(fl *fault, skip, k int, raw []byte) {
 func (f *fakeBackend) disarm() (fired, applied bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed, f.raw = nil, nil
+	f.armed = nil
 	return f.fired, f.applied
 }
 
@@ -261,10 +258,6 @@ func (f *fakeBackend) take(cmd []byte, caps uint64, reply [][]byte) (raw []byte,
 	}
 	fl := f.armed
 	f.armed, f.fired = nil, true
-	if f.raw != nil {
-		f.applied = true
-		return f.raw, true
-	}
 	raw, closes, f.applied = fl.apply(cmd[0], caps, reply, f.k)
 	return raw, closes
 }
@@ -818,7 +811,7 @@ func replyShape(p []byte) (wire.Shape, bool) {
 // runCase runs one command with fault fl armed at the skip-th backend
 // command it causes (packet k for per-packet faults), checks every promise,
 // and reports whether the fault fired and found its packet.
-func (h *harness) runCase(t testing.TB, cmd harnessCommand, fl *fault, skip, k int, raw []byte) (fired, applied bool) {
+func (h *harness) runCase(t testing.TB, cmd harnessCommand, fl *fault, skip, k int) (fired, applied bool) {
 	t.Helper()
 	label := fmt.Sprintf("%s / %s / step %d / packet %d", cmd.name, fl.name, skip, k)
 	c := h.connect(t)
@@ -829,7 +822,7 @@ func (h *harness) runCase(t testing.TB, cmd harnessCommand, fl *fault, skip, k i
 	if cmd.onReplica {
 		target = h.replica
 	}
-	target.arm(fl, skip, k, raw)
+	target.arm(fl, skip, k)
 	p := cmd.command(c)
 	shape, hasReply := replyShape(p)
 	a := answer{}
@@ -904,7 +897,7 @@ func (h *harness) runEverywhere(t testing.TB, cmd harnessCommand, fl *fault) int
 	for skip := range 8 {
 		fired := false
 		for k := range 16 {
-			f, applied := h.runCase(t, cmd, fl, skip, k, nil)
+			f, applied := h.runCase(t, cmd, fl, skip, k)
 			runs++
 			fired = fired || f
 			if !fl.perPacket || !applied || t.Failed() {
@@ -938,7 +931,7 @@ var harnessRegressions = []struct {
 func TestSessionHarnessRegressions(t *testing.T) {
 	h := newHarness(t, harnessClientCaps)
 	for _, r := range harnessRegressions {
-		if fired, applied := h.runCase(t, findCommand(t, r.command), findFault(t, r.fault), r.skip, r.k, nil); !applied {
+		if fired, applied := h.runCase(t, findCommand(t, r.command), findFault(t, r.fault), r.skip, r.k); !applied {
 			t.Errorf("%s / %s: the fault found no step %d packet %d (fired %v)", r.command, r.fault, r.skip, r.k, fired)
 		}
 	}
