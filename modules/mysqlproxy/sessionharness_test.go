@@ -602,7 +602,8 @@ func (c *harnessClient) read(shape wire.Shape) (answer, error) {
 		a.packets++
 		switch kind {
 		case wire.PacketERR:
-			if a.err, err = wire.ParseERR(p); err != nil || a.err.Code == 0 {
+			// The code and message are the server's, relayed as they came.
+			if a.err, err = wire.ParseERR(p); err != nil {
 				return a, fmt.Errorf("%w: malformed ERR %x: %v", errBrokenPromise, p, err)
 			}
 		case wire.PacketOK, wire.PacketEOF:
@@ -955,4 +956,33 @@ func findFault(t testing.TB, name string) *fault {
 	}
 	t.Fatalf("no harness fault %q", name)
 	return nil
+}
+
+// Item 2 of issue 12: COM_STMT_SEND_LONG_DATA and COM_STMT_CLOSE that meet
+// a dead backend connection (the second write to it fails) tell the client
+// nothing, since it asked for no reply; its next command gets its own.
+func TestDeadBackendNoUnaskedReply(t *testing.T) {
+	h := newHarness(t, harnessClientCaps)
+	closeStmt := stmtCmd(wire.ComStmtClose)
+	for _, cmds := range [][]func(*harnessClient) []byte{
+		{longData, longData, longData},
+		{longData, closeStmt},
+		{closeStmt},
+	} {
+		c := h.connect(t)
+		for _, pre := range fns(write, prepareRead, execute) {
+			c.must(t, pre(c))
+		}
+		h.replica.hangUp()
+		for _, cmd := range cmds {
+			if err := c.send(cmd(c)); err != nil {
+				t.Fatalf("sending a command without a reply: %v (a session writing an unasked reply blocks the pipe)", err)
+			}
+		}
+		if open, err := c.verify("after a dead backend"); err != nil || !open {
+			t.Errorf("after %d commands without a reply to a dead backend: open %v, %v", len(cmds), open, err)
+		}
+		c.quit(t)
+		h.checkNoPanic(t, "dead backend")
+	}
 }
