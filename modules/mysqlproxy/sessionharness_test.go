@@ -62,9 +62,11 @@ type fault struct {
 }
 
 // frame lays out payloads as the packets of one reply, numbered from 1.
-func frame(payloads [][]byte) []byte {
+func frame(payloads [][]byte) []byte { return framedFrom(payloads, 1) }
+
+// framedFrom lays out payloads as packets numbered from seq.
+func framedFrom(payloads [][]byte, seq uint8) []byte {
 	var raw []byte
-	seq := uint8(1)
 	for _, p := range payloads {
 		raw, seq = wire.AppendPacket(raw, p, seq)
 	}
@@ -94,15 +96,10 @@ func perPacket(name string, closes bool, lastK func(n int) int, change func(rest
 	}}
 }
 
+// everyPacket and everyBoundary are the last k a per-packet fault takes
+// in a reply of n packets: its packets, or the boundaries around them.
 func everyPacket(n int) int   { return n - 1 }
 func everyBoundary(n int) int { return n }
-func framedFrom(rest [][]byte, seq uint8) []byte {
-	var raw []byte
-	for _, p := range rest {
-		raw, seq = wire.AppendPacket(raw, p, seq)
-	}
-	return raw
-}
 
 // harnessFaults are the malformations the table replays at every step.
 var harnessFaults = []fault{
@@ -123,6 +120,13 @@ var harnessFaults = []fault{
 		}
 		return textResult(caps, wire.StatusAutocommit, "not this command's reply")
 	}),
+	{name: "unasked OK numbered as a reply after the reply", apply: func(_ byte, caps uint64, reply [][]byte, _ int) ([]byte, bool, bool) {
+		if reply == nil {
+			return nil, false, false
+		}
+		raw, _ := wire.AppendPacket(frame(reply), okPayload(caps, wire.StatusAutocommit, "unasked"), 1)
+		return raw, false, true
+	}},
 	{name: "backend gone before the command", gone: true},
 	perPacket("closed after k packets", true, everyBoundary, func([][]byte, uint8) []byte { return nil }),
 	perPacket("closed inside packet k", true, everyPacket, func(rest [][]byte, seq uint8) []byte {
@@ -927,6 +931,10 @@ var harnessRegressions = []struct {
 	// A packet that broke off mid-relay had reached the client in part, and
 	// the error sent after it was read as the rest of that packet: a hang.
 	{"COM_QUERY read", "packet k with a 16 MiB length prefix", 2, 0},
+	// A packet after a reply, numbered as the start of a new one, was read
+	// as the reply to the session's next command on that connection.
+	{"COM_QUERY write, new connection", "unasked OK numbered as a reply after the reply", 0, 0},
+	{"COM_QUERY read", "unasked OK numbered as a reply after the reply", 2, 0},
 }
 
 func TestSessionHarnessRegressions(t *testing.T) {
