@@ -994,3 +994,29 @@ func TestDeadBackendNoUnaskedReply(t *testing.T) {
 		h.checkNoPanic(t, "dead backend")
 	}
 }
+
+// With the roles to be found by the monitor and none found yet, there is
+// no primary node: every command gets a well-formed answer (an error, where
+// it needs a backend), and nothing panics.
+func TestSessionWithoutPrimary(t *testing.T) {
+	h := newHarness(t, harnessClientCaps)
+	h.srv.discover = true
+	for _, cmd := range harnessCommands {
+		c := h.connect(t)
+		for _, f := range append(cmd.preamble, cmd.command) {
+			p := f(c)
+			shape, hasReply := replyShape(p)
+			if !hasReply {
+				if err := c.send(p); err != nil {
+					t.Errorf("%s: %x: %v", cmd.name, p[0], err)
+				}
+				continue
+			}
+			if a, err := c.do(p, shape); err != nil || a.closed && p[0] != wire.ComQuit {
+				t.Errorf("%s: %x: closed %v, %v", cmd.name, p[0], a.closed, err)
+			}
+		}
+		c.quit(t)
+		h.checkNoPanic(t, cmd.name)
+	}
+}
