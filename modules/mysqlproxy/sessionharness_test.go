@@ -611,11 +611,11 @@ func (c *harnessClient) read(shape wire.Shape) (answer, error) {
 				return a, fmt.Errorf("%w: malformed ERR %x: %v", errBrokenPromise, p, err)
 			}
 		case wire.PacketOK, wire.PacketEOF:
-			if len(p) > 5 {
-				ok, err := wire.ParseOK(p, c.caps)
-				if err != nil {
-					return a, fmt.Errorf("%w: malformed OK %x: %v", errBrokenPromise, p, err)
-				}
+			// An OK of a connection without session tracking is relayed
+			// byte for byte, as rows are: past the framing (which the
+			// walker checks on both legs), its content is the server's.
+			// verify checks that its own commands' OKs are their own.
+			if ok, err := wire.ParseOK(p, c.caps); err == nil && len(p) > 5 {
 				a.ok = &ok
 			}
 		case wire.PacketRow:
@@ -723,6 +723,7 @@ func (c *harnessClient) execute() []byte {
 	return c.stmtPayload(wire.ComStmtExecute, 0, 1, 0, 0, 0, 0, 1, 0xfd, 0, 1, 'v')
 }
 
+// changeUser logs in again as the same user, into db.
 func (c *harnessClient) changeUser(db string) []byte {
 	cu := wire.ChangeUser{Username: harnessUser, AuthResponse: wire.Scramble([]byte(harnessPassword), c.nonce),
 		Database: db, Charset: 45, AuthPlugin: wire.AuthNativePassword}
@@ -743,10 +744,12 @@ type harnessCommand struct {
 	command   func(c *harnessClient) []byte
 }
 
+// text is a COM_QUERY of s.
 func text(s string) func(*harnessClient) []byte {
 	return func(*harnessClient) []byte { return query(s) }
 }
 
+// stmtCmd is a COM_STMT_* command for the statement prepared last.
 func stmtCmd(cmd byte, rest ...byte) func(*harnessClient) []byte {
 	return func(c *harnessClient) []byte { return c.stmtPayload(cmd, rest...) }
 }
@@ -793,8 +796,10 @@ var harnessCommands = []harnessCommand{
 	{name: "COM_QUIT", preamble: fns(write), command: fixed(wire.ComQuit)},
 }
 
+// fns lists the commands of a preamble.
 func fns(f ...func(*harnessClient) []byte) []func(*harnessClient) []byte { return f }
 
+// initDB is a COM_INIT_DB of db.
 func initDB(db string) func(*harnessClient) []byte {
 	return func(*harnessClient) []byte { return append([]byte{wire.ComInitDB}, db...) }
 }
