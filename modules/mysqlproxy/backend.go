@@ -214,6 +214,11 @@ func (c credentials) reply(plugin string, nonce []byte) ([]byte, error) {
 
 // send writes one command packet to the backend, starting a new exchange.
 func (b *backendConn) send(payload []byte) error {
+	if n := b.pc.Reader().Buffered(); n > 0 {
+		// Whatever came after the last reply would be read as the reply
+		// to this command.
+		return fmt.Errorf("backend %s sent %d bytes after its last reply, unasked: the connection is out of step", b.addr, n)
+	}
 	b.pc.ResetSeq()
 	if _, reply := wire.ShapeFor(payload[0]); reply && b.sock != nil {
 		// The reply is read next: the command goes out with that read.

@@ -118,6 +118,9 @@ func (s *session) stmtPrepare(p []byte) error {
 		return s.lost(b, false, err)
 	}
 	if len(first) > 0 && first[0] == wire.HeaderERR {
+		if _, err := wire.ParseERR(first); err != nil {
+			return s.lost(b, false, err)
+		}
 		s.srv.stats.errors.Add(1)
 		return s.writeAndFlush(first)
 	}
@@ -188,7 +191,11 @@ func (s *session) prepareOn(b *backendConn, st *preparedStmt) (*backendStmt, err
 			return nil, err
 		}
 		if kind == wire.PacketERR {
-			stmtErr, _ = wire.ParseERR(p)
+			se, err := wire.ParseERR(p)
+			if err != nil {
+				return nil, err
+			}
+			stmtErr = se
 			continue
 		}
 		ok, err := wire.ParseStmtPrepareOK(p)

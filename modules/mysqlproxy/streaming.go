@@ -53,9 +53,15 @@ func (s *session) relay(b *backendConn, payload []byte) (reply, error) {
 		case wire.PacketOK, wire.PacketEOF:
 			statusSeen = true
 		}
-		if b.isTrackedOK(kind, head.Length) {
+		switch {
+		case kind == wire.PacketERR:
+			err = s.relayERR(b)
+		case b.isTrackedOK(kind, head.Length):
 			err = s.relayOK(b, &r)
-		} else {
+		default:
+			// A packet that breaks off mid-relay has reached the client
+			// in part: the reply can no longer be replaced by an error.
+			r.touched = true
 			err = b.pc.RelayPacket(s.pc)
 		}
 		if err != nil {
@@ -93,6 +99,20 @@ func (s *session) relayOK(b *backendConn, r *reply) error {
 	}
 	s.okBuf = ok.Append(s.okBuf[:0], s.caps)
 	return s.pc.WritePacket(s.okBuf)
+}
+
+// relayERR passes an ERR packet to the client once it parses: one that
+// does not (a 1-2 byte ERR) says the backend connection is broken, and the
+// client's driver could not read it either.
+func (s *session) relayERR(b *backendConn) error {
+	p, err := b.pc.ReadPacket()
+	if err != nil {
+		return err
+	}
+	if _, err := wire.ParseERR(p); err != nil {
+		return err
+	}
+	return s.pc.WritePacket(p)
 }
 
 // relayLocalInfile passes the file the client sends for LOAD DATA LOCAL
