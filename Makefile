@@ -8,7 +8,7 @@ BIN         := bin/frontdesk
 # CGO_ENABLED=0), so every build of it shares the build cache.
 BUILD_FLAGS := -trimpath -ldflags "-w -s"
 
-.PHONY: all build cross run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall bench-auth bench-dashboard xcaddy check-xcaddy clean
+.PHONY: all build cross fuzz run test test-deps lint unit integration bench bench-http bench-mysql bench-firewall bench-auth bench-dashboard xcaddy check-xcaddy clean
 
 all: build
 
@@ -21,6 +21,17 @@ cross:
 	@for target in $(CROSS_TARGETS); do \
 		echo "cross: $$target"; \
 		CGO_ENABLED=0 GOOS=$${target%/*} GOARCH=$${target#*/} $(GO) build -o /dev/null ./modules/... . || exit 1; \
+	done
+
+# Every fuzz target of every package, each for FUZZTIME (CI runs them for a
+# bounded time; their seed corpora also run in `make unit`).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./... | grep -v /integration); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
 	done
 
 run: build

@@ -463,6 +463,9 @@ func newHarness(t testing.TB, clientCaps uint64) *harness {
 		logger:   zap.New(core),
 		sessions: newSessionSet(),
 	}
+	if err := h.srv.provisionLimits(); err != nil {
+		t.Fatal(err)
+	}
 	h.healthy = h.connect(t)
 	t.Cleanup(func() { h.healthy.quit(t) })
 	return h
