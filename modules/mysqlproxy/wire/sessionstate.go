@@ -1,5 +1,7 @@
 package wire
 
+import "fmt"
+
 // StateChange is one entry of the session-state-change information in an OK
 // packet.
 type StateChange struct {
@@ -27,6 +29,7 @@ func ParseSessionState(dst []StateChange, state []byte) ([]StateChange, error) {
 			return dst, d.err
 		}
 		bd := decoder{what: "session state", buf: data}
+		whole := false // data taken as the value, as it is
 		switch typ {
 		case TrackSystemVariables:
 			for bd.remaining() > 0 && bd.err == nil {
@@ -38,9 +41,11 @@ func ParseSessionState(dst []StateChange, state []byte) ([]StateChange, error) {
 			bd.uint8("GTID encoding specification")
 			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("GTIDs")})
 		case TrackStateChange:
-			if len(data) == 1 {
-				// MariaDB sends the flag bare, without MySQL's inner length.
+			if len(data) == 1 && data[0] != 0 {
+				// MariaDB sends the flag bare ('1'), without MySQL's inner
+				// length (a lone 0 is that length, of an empty value).
 				dst = append(dst, StateChange{Type: typ, Value: data})
+				whole = true
 				break
 			}
 			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("tracker value")})
@@ -48,6 +53,10 @@ func ParseSessionState(dst []StateChange, state []byte) ([]StateChange, error) {
 			dst = append(dst, StateChange{Type: typ, Value: bd.lenEncString("tracker value")})
 		default:
 			dst = append(dst, StateChange{Type: typ, Value: data})
+			whole = true
+		}
+		if bd.err == nil && !whole && bd.remaining() > 0 {
+			bd.err = fmt.Errorf("session state: %d bytes after tracker %d's value", bd.remaining(), typ)
 		}
 		if bd.err != nil {
 			return dst, bd.err
