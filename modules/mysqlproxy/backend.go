@@ -58,6 +58,8 @@ type backendConn struct {
 	// defaults is the digest of the server's session defaults when it was
 	// last reset for the pool.
 	defaults string
+	// poolCfg are the pool settings of the server that opened it.
+	poolCfg *Pool
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the

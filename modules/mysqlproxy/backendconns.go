@@ -85,7 +85,7 @@ func (s *session) primaryConn() (*backendConn, error) {
 	// server without it gets the session pinned instead (below).
 	opt.optional = wire.ClientSessionTrack &^ s.caps
 	opt.caps |= wire.ClientSessionTrack
-	b, err := primary.acquire(false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+	b, err := primary.acquire(s.srv.Pool, false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *session) replicaConn() (*backendConn, error) {
 	}
 	var errs []error
 	for _, n := range s.srv.replicasByCost(maxLag, int(s.id)) {
-		b, err := n.acquire(true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+		b, err := n.acquire(s.srv.Pool, true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -36,13 +36,13 @@ func (n *node) monitor() {
 				}
 				db, dsn = openMonitorDB(cfg), cfg.FormatDSN()
 			}
-			h := n.check(db, time.Duration(s.health.Timeout), s.pool != nil)
+			h := n.check(db, time.Duration(s.health.Timeout), n.pool.inUse())
 			if !h.Reachable && db != nil {
 				// The monitor's own connection may be what failed (killed,
 				// timed out by the server): a fresh one decides.
 				db.Close()
 				db = openMonitorDB(n.monitorConfig(s.health))
-				h = n.check(db, time.Duration(s.health.Timeout), s.pool != nil)
+				h = n.check(db, time.Duration(s.health.Timeout), n.pool.inUse())
 			}
 			n.health.Store(h)
 			if h.Reachable {
@@ -59,7 +59,7 @@ func (n *node) monitor() {
 			close(n.checked)
 			first = false
 		}
-		n.pool.reap(s.pool, time.Now())
+		n.pool.reap(time.Now())
 		select {
 		case <-n.stop:
 			return

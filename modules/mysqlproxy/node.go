@@ -77,8 +77,7 @@ type nodeConfig struct {
 // nodeSettings are the parts of a server's config that a node uses.
 type nodeSettings struct {
 	health  Health
-	monitor bool  // false when there are no monitor credentials
-	pool    *Pool // nil when pooling is off
+	monitor bool // false when there are no monitor credentials
 }
 
 // healthState is what one check of a backend found.

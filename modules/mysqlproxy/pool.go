@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,6 +102,11 @@ type poolKey struct {
 // connPool is one backend's pool: its idle connections, most recently
 // given back last, and the count of its open ones.
 type connPool struct {
+	// used is set once a server with pooling has used the backend: the
+	// pool shows in the admin API, and the monitor reads the server's
+	// session defaults.
+	used atomic.Bool
+
 	mu   sync.Mutex
 	idle []*backendConn
 	// open counts the connections opened through the pool and not closed,
@@ -130,6 +136,9 @@ type PoolStatus struct {
 	Timeouts int64 `json:"timeouts"`
 }
 
+// inUse reports whether a server with pooling has used the backend.
+func (p *connPool) inUse() bool { return p.used.Load() }
+
 func (p *connPool) status() PoolStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -147,15 +156,17 @@ func errPoolExhausted(n *node, cfg *Pool, waited bool) error {
 		cfg.MaxConnections, n.addr, how)
 }
 
-// acquire gives a session a logged-in connection to the backend: from the
-// pool when pooling is on (an idle one of the same key, checked after
-// idleness, or a new one while the pool has room, else after waiting for
-// one to come free), else a new one.
-func (n *node) acquire(replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
-	cfg := n.settings.Load().pool
+// acquire gives a session a logged-in connection to the backend: with
+// its server's pool settings cfg, from the backend's pool (an idle one of
+// the same key, checked after idleness, or a new one while the pool has
+// room, else after waiting for one to come free); with cfg nil, a new one.
+// Servers of a config that share a backend share its pool, each with its
+// own settings.
+func (n *node) acquire(cfg *Pool, replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
 	if cfg == nil {
 		return n.dial(replica, timeout, cred, opt)
 	}
+	n.pool.used.Store(true)
 	key := poolKey{user: cred.user, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica}
 	p := &n.pool
 	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
@@ -193,7 +204,7 @@ func (n *node) acquire(replica bool, timeout time.Duration, cred credentials, op
 				n.pool.forgetOne()
 				return nil, err
 			}
-			b.pooled, b.held, b.key, b.opened = true, true, key, time.Now()
+			b.pooled, b.held, b.key, b.opened, b.poolCfg = true, true, key, time.Now(), cfg
 			return b, nil
 		}
 		if len(p.idle) > 0 {
@@ -283,8 +294,8 @@ func (b *backendConn) release(db string) {
 		b.close()
 		return
 	}
-	cfg := n.settings.Load().pool
-	if cfg == nil || !b.resetForPool(db) {
+	cfg := b.poolCfg
+	if !b.resetForPool(db) {
 		b.close() // counted out of the pool by drop
 		return
 	}
@@ -352,13 +363,14 @@ func (n *node) sessionDefaults() string {
 	return ""
 }
 
-// reap closes idle connections past the pool's idle timeout or lifetime,
-// and every idle one once pooling is off.
-func (p *connPool) reap(cfg *Pool, now time.Time) {
+// reap closes idle connections past the idle timeout or lifetime of the
+// pool settings they were opened under.
+func (p *connPool) reap(now time.Time) {
 	p.mu.Lock()
 	var out []*backendConn
 	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
-		old := cfg == nil || now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
+		cfg := b.poolCfg
+		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
 		if old {
 			out = append(out, b)
 			p.open--

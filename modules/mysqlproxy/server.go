@@ -291,7 +291,7 @@ func (s *Server) provision(ctx caddy.Context, name string) error {
 			return err
 		}
 	}
-	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != "", pool: s.Pool}
+	settings := &nodeSettings{health: *s.Health, monitor: s.Health.User != ""}
 	s.nodeSettings = settings
 	if !settings.monitor {
 		s.logger.Warn("backend monitor off: no user with a password to check the backends with; set health.user")

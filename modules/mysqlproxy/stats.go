@@ -147,7 +147,7 @@ func (n *node) status(role string, usable bool) BackendStatus {
 		OpenConnections: n.conns.Load(), InFlight: n.inFlight.Load(), Routed: n.routed.Load(),
 		Health: n.health.Load(), LastError: n.lastError(),
 	}
-	if n.settings.Load().pool != nil {
+	if n.pool.inUse() {
 		pool := n.pool.status()
 		st.Pool = &pool
 	}
