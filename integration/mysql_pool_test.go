@@ -88,6 +88,9 @@ func serverConnections(t *testing.T, s *harness.MariaDB) int {
 // and the pool kept across a reload.
 func TestMySQLPool(t *testing.T) {
 	c := harness.StartCluster(t, 2)
+	for _, s := range c.All() {
+		s.LogStatements()
+	}
 	pool := "pool {\n\t\t\t\tmax_connections 1\n\t\t\t\twait_timeout 1s\n\t\t\t}"
 	m := proxyFor(t, c, pool)
 	sessionIn := func(t *testing.T, db string) *harness.RawConn {
@@ -120,6 +123,22 @@ func TestMySQLPool(t *testing.T) {
 		if n := serverConnections(t, c.Primary) - logins; n > 2 {
 			t.Errorf("the primary saw %d logins for 30 pooled sessions", n)
 		}
+	})
+
+	t.Run("untouched goes back without a reset", func(t *testing.T) {
+		// The login's database check borrows the primary and runs nothing
+		// on it; the read runs on a replica. The primary's connection goes
+		// back as the last reset left it.
+		before := m.waitPoolIdle(t)
+		s := session(t)
+		mustQuery(t, s, "SELECT /* untouched */ 1")
+		s.Close()
+		after := m.waitPoolIdle(t)
+		if after.Pool.Borrows != before.Pool.Borrows+1 || after.Pool.Resets != before.Pool.Resets {
+			t.Errorf("primary pool: borrows %d -> %d, resets %d -> %d; want one borrow and no reset",
+				before.Pool.Borrows, after.Pool.Borrows, before.Pool.Resets, after.Pool.Resets)
+		}
+		m.wantRanOn(t, "untouched", "replica×1")
 	})
 
 	t.Run("no state leaks to the next client", func(t *testing.T) {

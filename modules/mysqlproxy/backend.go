@@ -53,8 +53,11 @@ type backendConn struct {
 	// a session has it. fresh is set while it stands reset for its key,
 	// session tracking on and its sql_mode read, until a session takes it.
 	pooled, held, fresh bool
-	key                 poolKey
-	opened              time.Time
+	// untouched is set while no command has run on it since its reset for
+	// the pool: it goes back as it is, with nothing to clear.
+	untouched bool
+	key       poolKey
+	opened    time.Time
 	// defaults is the digest of the server's session defaults when it was
 	// last reset for the pool.
 	defaults string
@@ -221,6 +224,7 @@ func (b *backendConn) send(payload []byte) error {
 		// to this command.
 		return fmt.Errorf("backend %s sent %d bytes after its last reply, unasked: the connection is out of step", b.addr, n)
 	}
+	b.untouched = false
 	b.pc.ResetSeq()
 	if _, reply := wire.ShapeFor(payload[0]); reply && b.sock != nil {
 		// The reply is read next: the command goes out with that read.

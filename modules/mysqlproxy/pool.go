@@ -295,13 +295,20 @@ func (b *backendConn) release(db string) {
 		return
 	}
 	cfg := b.poolCfg
-	if !b.resetForPool(db) {
+	reset := !b.untouched
+	if b.untouched {
+		// Nothing ran on it since its reset (a session that only needed
+		// it to check its login database): it is as the reset left it.
+		b.fresh = true
+	} else if !b.resetForPool(db) {
 		b.close() // counted out of the pool by drop
 		return
 	}
 	p := &n.pool
 	p.mu.Lock()
-	p.resets++
+	if reset {
+		p.resets++
+	}
 	if len(p.idle) >= cfg.MaxIdle {
 		p.mu.Unlock()
 		b.close()
@@ -350,7 +357,7 @@ func (b *backendConn) resetForPool(db string) bool {
 		return false
 	}
 	b.mode = newSQLMode(mode)
-	b.replayed, b.status, b.fresh = 0, wire.StatusAutocommit, true
+	b.replayed, b.status, b.fresh, b.untouched = 0, wire.StatusAutocommit, true, true
 	return true
 }
 
