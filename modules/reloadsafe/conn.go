@@ -178,6 +178,13 @@ func (c *conn) sawBytes(b []byte) {
 func (c *conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	gone, ws := c.phase == phaseGone, c.ws
+	if ws == nil && !gone {
+		// What the server read so far belongs to the request it answers.
+		// Forgotten before the bytes go out, not after: the client may
+		// send its next request the moment it has the answer, and a read
+		// may take that request's first byte before this Write returns.
+		c.forgetRead()
+	}
 	c.mu.Unlock()
 	if ws != nil {
 		return ws.Write(p)
@@ -187,7 +194,6 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
-	c.forgetRead()
 	if c.proto == protoHTTP1 {
 		if frames, ok := websocketStart(p[:n]); ok {
 			c.ws = &wsWriter{below: c.Conn}
