@@ -113,3 +113,48 @@ func TestHandOffBetweenRequests(t *testing.T) {
 		t.Errorf("%d generations listed after generation 1 finished, want 1: %+v", n, allGenerations())
 	}
 }
+
+// racingConn is a connection below whose Write, like a fast client, has
+// the next request's first byte read before the Write returns.
+type racingConn struct {
+	net.Conn
+	toRead chan []byte
+	read   chan struct{}
+}
+
+func (r *racingConn) Read(p []byte) (int, error) { return copy(p, <-r.toRead), nil }
+
+func (r *racingConn) Write(p []byte) (int, error) {
+	r.toRead <- []byte("G")
+	<-r.read
+	return len(p), nil
+}
+
+// TestReadAheadDuringWrite: the first byte of the next request, read by
+// net/http's background read while the response's last write is still
+// returning, is kept for a hand-off (it once was forgotten with the
+// response, and the new config read "ET / HTTP/1.1").
+func TestReadAheadDuringWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	key := t.Name()
+	l := newListener(ln, key, acquireAddress(key), newGeneration(time.Minute), false)
+	below := &racingConn{toRead: make(chan []byte), read: make(chan struct{})}
+	c := &conn{Conn: below, l: l}
+	go func() {
+		var b [1]byte
+		c.Read(b[:]) // the background read
+		close(below.read)
+	}()
+	if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if string(c.sinceWrite) != "G" {
+		t.Fatalf("read ahead %q after the response, want the next request's first byte", c.sinceWrite)
+	}
+}
