@@ -216,6 +216,31 @@ func TestMySQLPool(t *testing.T) {
 		}
 	})
 
+	t.Run("no database left on a replica connection", func(t *testing.T) {
+		// The replica connection replays USE information_schema; the
+		// session then goes back to its login database on the primary
+		// and ends before the replica catches up again. The replica
+		// connection must go back to the pool in the login database.
+		m.waitPoolIdle(t)
+		a := session(t)
+		for _, stmt := range []string{"SELECT 1", "USE information_schema", "SELECT 2", "USE " + harness.TestDatabase} {
+			mustQuery(t, a, stmt)
+		}
+		a.Close()
+		m.waitPoolIdle(t)
+		for i := range 4 { // sessions take turns over the two replicas
+			b := session(t)
+			rows, err := b.Query("SELECT /* pool-db */ DATABASE()")
+			b.Close()
+			if err != nil || len(rows) != 1 || rows[0] != harness.TestDatabase {
+				t.Fatalf("session %d reads DATABASE() = %q (%v), want %s", i+1, rows, err, harness.TestDatabase)
+			}
+		}
+		if n := c.Replicas[0].Ran("pool-db") + c.Replicas[1].Ran("pool-db"); n != 4 {
+			t.Errorf("%d of the 4 DATABASE() reads ran on replicas, want all", n)
+		}
+	})
+
 	t.Run("exhausted", func(t *testing.T) {
 		holder := session(t)
 		mustQuery(t, holder, "BEGIN")

@@ -3,6 +3,7 @@ package mysqlproxy
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,8 +187,7 @@ func (n *node) acquire(cfg *Pool, replica bool, timeout time.Duration, cred cred
 			if b.defaults != n.sessionDefaults() {
 				// The server's defaults changed (SET GLOBAL) since it was
 				// reset: a new connection would start with the new ones.
-				db := b.key.db
-				if !b.resetForPool(db) {
+				if !b.resetForPool() {
 					b.drop()
 					continue
 				}
@@ -286,9 +286,8 @@ func (p *connPool) wakeOne() {
 
 // release takes back a connection whose session has ended: pooled, it is
 // reset to the clean state of its key and kept idle (or closed if that
-// fails or the pool has enough idle); else it is closed. db is the
-// session's database at its end.
-func (b *backendConn) release(db string) {
+// fails or the pool has enough idle); else it is closed.
+func (b *backendConn) release() {
 	n := b.node
 	if n == nil || !b.pooled {
 		b.close()
@@ -300,7 +299,7 @@ func (b *backendConn) release(db string) {
 		// Nothing ran on it since its reset (a session that only needed
 		// it to check its login database): it is as the reset left it.
 		b.fresh = true
-	} else if !b.resetForPool(db) {
+	} else if !b.resetForPool() {
 		b.close() // counted out of the pool by drop
 		return
 	}
@@ -323,11 +322,13 @@ func (b *backendConn) release(db string) {
 }
 
 // resetForPool brings a connection back to the clean state of its key:
-// COM_RESET_CONNECTION (which keeps the current database), then the key's
-// database if the session left another; a primary connection gets session
-// tracking turned on again and its sql_mode read, so that the next session
-// starts with no round trip. It reports whether the connection is clean.
-func (b *backendConn) resetForPool(db string) bool {
+// COM_RESET_CONNECTION, session tracking turned on again on a primary
+// connection, then one query for its database (which the reset keeps, and
+// which a replica connection may hold from a replay the session has since
+// moved on from) and its sql_mode, so that the next session starts with no
+// round trip; the key's database is restored if another is left. It
+// reports whether the connection is clean.
+func (b *backendConn) resetForPool() bool {
 	if b.closedByServer() {
 		return false
 	}
@@ -338,6 +339,17 @@ func (b *backendConn) resetForPool(db string) bool {
 	if b.run([]byte{wire.ComResetConnection}) != nil {
 		return false
 	}
+	if !b.replica && b.caps&wire.ClientSessionTrack != 0 {
+		if b.run(trackingSetup) != nil {
+			return false
+		}
+	}
+	// A NUL cannot be part of a database name.
+	state, err := b.queryValue("SELECT CONCAT(IFNULL(DATABASE(), ''), CHAR(0), @@session.sql_mode)")
+	db, mode, ok := strings.Cut(state, "\x00")
+	if err != nil || !ok {
+		return false
+	}
 	if db != b.key.db {
 		if b.key.db == "" {
 			// No command takes a connection back to no database.
@@ -346,15 +358,6 @@ func (b *backendConn) resetForPool(db string) bool {
 		if b.run(append([]byte{wire.ComInitDB}, b.key.db...)) != nil {
 			return false
 		}
-	}
-	if !b.replica && b.caps&wire.ClientSessionTrack != 0 {
-		if b.run(trackingSetup) != nil {
-			return false
-		}
-	}
-	mode, err := b.queryValue("SELECT @@session.sql_mode")
-	if err != nil {
-		return false
 	}
 	b.mode = newSQLMode(mode)
 	b.replayed, b.status, b.fresh, b.untouched = 0, wire.StatusAutocommit, true, true

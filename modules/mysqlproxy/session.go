@@ -356,7 +356,7 @@ func toSQLError(err error) *wire.SQLError {
 func (s *session) closeBackends() {
 	for _, b := range []*backendConn{s.primary, s.replica} {
 		if b != nil {
-			b.release(s.db)
+			b.release()
 		}
 	}
 	s.primary, s.replica, s.last = nil, nil, nil
