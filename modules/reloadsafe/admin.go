@@ -1,10 +1,6 @@
 package reloadsafe
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/frontdesk-proxy/frontdesk/internal/adminjson"
@@ -31,22 +27,8 @@ func (adminGenerations) CaddyModule() caddy.ModuleInfo {
 }
 
 // Routes returns the route of the /reload_safe/generations endpoint.
-func (a adminGenerations) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{
-		Pattern: "/reload_safe/generations",
-		Handler: caddy.AdminHandlerFunc(a.handleGenerations),
-	}}
-}
-
-func (adminGenerations) handleGenerations(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed")}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(allGenerations()); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
-	}
-	return nil
+func (adminGenerations) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{adminjson.Route("/reload_safe/generations", func() any { return allGenerations() })}
 }
 
 // Interface guard
