@@ -167,12 +167,10 @@ const staleAfter = time.Second
 // b's last reply (such as the inactivity error of wait_timeout), or, once b
 // has sat idle for staleAfter or longer, closed it.
 func (b *backendConn) closedByServer() bool {
-	if b.pc.Reader().Buffered() > 0 {
-		// Bytes past the end of the last reply: whatever they say, the
-		// connection is out of step with its commands.
-		return true
-	}
-	if b.idleSince.IsZero() || time.Since(b.idleSince) < staleAfter {
+	// Bytes past the end of the last reply are seen at once (whatever they
+	// say, the connection is out of step with its commands); the socket
+	// is asked only after idleness.
+	if b.pc.Reader().Buffered() == 0 && (b.idleSince.IsZero() || time.Since(b.idleSince) < staleAfter) {
 		return false
 	}
 	return b.peerClosedOrTalked()
