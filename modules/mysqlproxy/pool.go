@@ -126,12 +126,13 @@ type connPool struct {
 
 	borrows, creates, timeouts int64
 	resets                     atomic.Int64
-	// recent is what the last connection opened for a session was opened
-	// with, which min_idle opens more of.
-	recent *poolRecipe
+	// recent is how the last session that took a connection would have
+	// opened one, which min_idle opens more of.
+	recent poolRecipe
 }
 
-// poolRecipe is how to open one more connection like a session's.
+// poolRecipe is how to open one more connection like a session's (none
+// while cfg is nil).
 type poolRecipe struct {
 	key     poolKey
 	cred    credentials
@@ -203,6 +204,7 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
 	for {
 		p.mu.Lock()
+		p.recent = poolRecipe{key: key, cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
 		b := p.take(key, cfg, time.Now(), p.open >= cfg.MaxConnections)
 		if b != nil {
 			b.owner, b.held = s, true
@@ -230,7 +232,6 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 			p.open++
 			p.busy++
 			p.creates++
-			p.recent = &poolRecipe{key: key, cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
 			p.mu.Unlock()
 			b, err := n.dialForPool(s, replica, opt)
 			if err != nil {
@@ -395,7 +396,7 @@ func (b *backendConn) putIdle(owner *session) {
 		return
 	}
 	p.busy--
-	b.held, b.owner = false, owner
+	b.held, b.owner, b.idleSince = false, owner, time.Now()
 	p.idle = append(p.idle, b)
 	p.wakeOne()
 	p.mu.Unlock()
@@ -477,13 +478,15 @@ func (n *node) sessionDefaults() string {
 }
 
 // reap closes idle connections past the idle timeout or lifetime of the
-// pool settings they were opened under.
+// pool settings they were opened under, and those the server closed (one
+// non-blocking look at each socket idle for staleAfter or longer).
 func (p *connPool) reap(now time.Time) {
 	p.mu.Lock()
 	var out []*backendConn
 	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
 		cfg := b.poolCfg
-		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
+		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) ||
+			now.Sub(b.idleSince) >= staleAfter && b.peerClosedOrTalked()
 		if old {
 			out = append(out, b)
 			b.owner = nil
@@ -507,7 +510,7 @@ func (n *node) fill() {
 	for {
 		p.mu.Lock()
 		r := p.recent
-		if r == nil || r.cfg.MinIdle == 0 || p.open >= r.cfg.MaxConnections || n.down() {
+		if r.cfg == nil || r.cfg.MinIdle == 0 || p.open >= r.cfg.MaxConnections || n.down() {
 			p.mu.Unlock()
 			return
 		}
@@ -555,8 +558,8 @@ func (p *connPool) prune(keep func(user string) bool) {
 		p.open--
 		return true
 	})
-	if p.recent != nil && !keep(p.recent.key.user) {
-		p.recent = nil
+	if p.recent.cfg != nil && !keep(p.recent.key.user) {
+		p.recent = poolRecipe{}
 	}
 	p.mu.Unlock()
 	for _, b := range out {
@@ -566,8 +569,9 @@ func (p *connPool) prune(keep func(user string) bool) {
 
 // prunePools closes the pooled idle connections that the servers of a
 // config that starts no longer pool: of users it no longer has, or on
-// servers that no longer pool. Connections of the previous config's
-// sessions still running go when those sessions end.
+// servers that no longer pool; and puts the config's pool settings in
+// force for min_idle. Connections of the previous config's sessions still
+// running go when those sessions end.
 func prunePools(servers []*Server) {
 	pooled := map[*node]map[string]bool{}
 	for _, s := range servers {
@@ -581,6 +585,12 @@ func prunePools(servers []*Server) {
 			for name := range s.users {
 				pooled[n][name] = true
 			}
+			// min_idle follows the new settings at once.
+			n.pool.mu.Lock()
+			if r := &n.pool.recent; r.cfg != nil && s.users[r.key.user] != nil {
+				r.cfg = s.Pool
+			}
+			n.pool.mu.Unlock()
 		}
 	}
 	for n, users := range pooled {
