@@ -201,6 +201,11 @@ func (s *session) failed(b *backendConn, touched bool, err error) error {
 // done updates the session after a command of class res ran on b.
 func (s *session) done(b *backendConn, res classify.Result, r reply) {
 	s.last = b
+	if res.Has(classify.SetsLastInsertID) && !b.replica && !r.failed {
+		// LAST_INSERT_ID(expr) set the value on this connection, which the
+		// reply may not report: it is handed over like a generated id.
+		s.inserted, b.insertOf, b.clean = true, s, false
+	}
 	switch {
 	case res.Has(classify.NextTransaction) && !r.failed:
 		// The connection holds the characteristics of the session's next

@@ -451,6 +451,7 @@ func (c *classifier) call(f *facts, cl fnClass) {
 			f.flags |= LastInsertID
 		} else { // LAST_INSERT_ID(expr) sets the connection's value
 			f.write = true
+			f.flags |= SetsLastInsertID
 		}
 	case fnLock:
 		f.write = true

@@ -185,7 +185,8 @@ var corpus = []testCase{
 	{sql: "SELECT 1 FROM DUAL", route: Replica},
 	{sql: "SELECT 1", route: Replica},
 	{sql: "SELECT CONNECTION_ID()", route: Primary, flags: Read | ConnectionID},
-	{sql: "SELECT LAST_INSERT_ID(42)", route: Primary},
+	{sql: "SELECT LAST_INSERT_ID(42)", route: Primary, flags: SetsLastInsertID},
+	{sql: "DO LAST_INSERT_ID(42)", route: Primary, flags: SetsLastInsertID},
 	{sql: "SELECT ROW_COUNT()", route: Previous},
 	{sql: "SELECT LASTVAL(s)", route: Primary, flags: Read},
 	{sql: "SELECT PREVIOUS VALUE FOR s", route: Primary, flags: Read},
@@ -493,7 +494,7 @@ func describe(r Result) string {
 	s := r.Route.String()
 	names := [...]string{"Multi", "Read", "StoredFunc", "Pin", "LockTables", "UnlockTables",
 		"NamedLock", "ReleaseNamedLocks", "BeginTx", "BeginReadOnlyTx", "EndTx",
-		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill", "CalcFoundRows", "NextTransaction"}
+		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill", "CalcFoundRows", "SetsLastInsertID", "NextTransaction"}
 	for i, n := range names {
 		if r.Flags&(1<<i) != 0 {
 			s += " " + n

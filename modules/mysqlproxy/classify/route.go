@@ -145,6 +145,11 @@ const (
 	// statement may ask for with FOUND_ROWS() on the same connection.
 	CalcFoundRows
 
+	// SetsLastInsertID: the statement calls LAST_INSERT_ID(expr), which sets
+	// the value LAST_INSERT_ID() answers on the connection from then on,
+	// whether or not the reply says so (a SELECT's or DO's does not).
+	SetsLastInsertID
+
 	// NextTransaction: SET TRANSACTION without a scope, whose
 	// characteristics the connection keeps for its next transaction only
 	// (in autocommit mode, its next statement).
