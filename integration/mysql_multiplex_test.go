@@ -92,10 +92,10 @@ func rawQuery(c *harness.RawConn, sql string) ([]string, error) {
 	return c.Query(sql)
 }
 
-// dialMany logs n raw clients in to addr's test database, at most
+// dialMany logs n raw clients in to addr as user, in database db, at most
 // parallel logins at a time (the proxy refuses more than
 // max_unauthenticated logins in progress).
-func dialMany(addr string, n, parallel int) ([]*harness.RawConn, error) {
+func dialMany(addr, user, password, db string, n, parallel int) ([]*harness.RawConn, error) {
 	conns := make([]*harness.RawConn, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, parallel)
@@ -106,7 +106,7 @@ func dialMany(addr string, n, parallel int) ([]*harness.RawConn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = harness.DialRaw(addr, harness.TestUser, harness.TestPassword, harness.TestDatabase, harness.RawCaps)
+			conns[i], errs[i] = harness.DialRaw(addr, user, password, db, harness.RawCaps)
 		}()
 	}
 	wg.Wait()
@@ -227,7 +227,7 @@ func TestMySQLMultiplexIdleClients(t *testing.T) {
 			peaks.finish(m.fd, c)
 		}
 	}()
-	conns, err := dialMany(m.addr, clients, 64)
+	conns, err := dialMany(m.addr, harness.TestUser, harness.TestPassword, harness.TestDatabase, clients, 64)
 	if err != nil {
 		t.Fatalf("logging in %d clients: %v", clients, err)
 	}
