@@ -48,21 +48,29 @@ type backendConn struct {
 	// idleSince is when the connection's last reply ended.
 	idleSince time.Time
 
-	// pooled is set on a connection opened through its backend's pool
-	// (pool.go), with the key it serves and when it was opened; held while
-	// a session has it. fresh is set while it stands reset for its key,
-	// session tracking on and its sql_mode read, until a session takes it.
-	pooled, held, fresh bool
-	// untouched is set while no command has run on it since its reset for
-	// the pool: it goes back as it is, with nothing to clear.
-	untouched bool
-	key       poolKey
-	opened    time.Time
-	// defaults is the digest of the server's session defaults when it was
-	// last reset for the pool.
+	// pool is the pool the connection was opened through (pool.go), nil
+	// when the session's server does not pool; key is the key it serves,
+	// opened when it was opened, poolCfg the pool settings of the server
+	// that opened it, and defaults the digest of the server's session
+	// defaults when it was last reset.
+	pool     *connPool
+	key      poolKey
+	opened   time.Time
+	poolCfg  *Pool
 	defaults string
-	// poolCfg are the pool settings of the server that opened it.
-	poolCfg *Pool
+	// owner is the session that holds the connection, or parked it in the
+	// pool between statements (nil once that session gave it back); held
+	// is set while a session holds it. Both change under pool.mu.
+	owner *session
+	held  bool
+	// clean is set while the connection stands in the clean state of its
+	// key: the login's (or a reset's) session state, session tracking on
+	// on a primary, its sql_mode known, nothing replayed or prepared. A
+	// clean connection passes to another session as it is.
+	clean bool
+	// resultsOf is the session whose statement ran on it last: what
+	// FOUND_ROWS(), ROW_COUNT() and SHOW WARNINGS answer is that session's.
+	resultsOf *session
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the
@@ -224,7 +232,6 @@ func (b *backendConn) send(payload []byte) error {
 		// to this command.
 		return fmt.Errorf("backend %s sent %d bytes after its last reply, unasked: the connection is out of step", b.addr, n)
 	}
-	b.untouched = false
 	b.pc.ResetSeq()
 	if _, reply := wire.ShapeFor(payload[0]); reply && b.sock != nil {
 		// The reply is read next: the command goes out with that read.
@@ -336,7 +343,7 @@ func (b *backendConn) drop() {
 	b.conn.Close()
 	if b.node != nil {
 		b.node.conns.Add(-1)
-		if b.pooled && b.held {
+		if b.pool != nil && b.held {
 			b.node.pool.forgetOne()
 		}
 		b.node = nil

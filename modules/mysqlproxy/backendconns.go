@@ -46,12 +46,16 @@ func (s *session) txConn() *backendConn {
 	return nil
 }
 
-// primaryConn returns the session's primary connection, opening it (and
-// replaying the session log on it) if needed.
+// primaryConn returns the session's primary connection: the one it holds,
+// the one it parked if no other session took it since, or one from the
+// backend (replaying the session log on it).
 func (s *session) primaryConn() (*backendConn, error) {
 	primary := s.srv.primary()
 	if primary == nil {
 		return nil, errNoPrimary
+	}
+	if s.primary == nil && s.ownPrimary != nil {
+		s.takeBack(s.ownPrimary)
 	}
 	if s.primary != nil {
 		if s.primary.addr == primary.addr {
@@ -85,18 +89,21 @@ func (s *session) primaryConn() (*backendConn, error) {
 	// server without it gets the session pinned instead (below).
 	opt.optional = wire.ClientSessionTrack &^ s.caps
 	opt.caps |= wire.ClientSessionTrack
-	b, err := primary.acquire(s.srv.Pool, false, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+	b, err := primary.acquire(s, false, opt)
 	if err != nil {
 		return nil, err
 	}
+	s.adopt(b)
 	switch {
 	case b.caps&wire.ClientSessionTrack == 0:
 		// A server without session tracking cannot say what the session's
 		// statements changed: keep the session where its state is.
+		s.primary = b
 		s.pin(pinNoSessionTracking)
-	case b.fresh:
+	case b.clean:
 		// From the pool: tracking is on, and its sql_mode was read when it
-		// was reset; the session's statements are lexed under it.
+		// was reset; the session's statements are lexed under it, or under
+		// the sql_mode the session log sets.
 		s.followTracking(b)
 		s.mode = b.mode
 	default:
@@ -104,13 +111,13 @@ func (s *session) primaryConn() (*backendConn, error) {
 			b.close()
 			return nil, &backendError{b.addr, fmt.Errorf("turning on session tracking: %w", err)}
 		}
+		b.mode, b.clean = s.mode, true
 	}
-	b.fresh = false
 	if err := s.catchUp(b); err != nil {
 		b.close()
 		return nil, &backendError{b.addr, fmt.Errorf("restoring the session: %w", err)}
 	}
-	s.primary = b
+	s.primary, s.ownPrimary = b, b
 	return b, nil
 }
 
@@ -120,6 +127,9 @@ func (s *session) primaryConn() (*backendConn, error) {
 // the least work in flight, weighed by latency.
 func (s *session) replicaConn() (*backendConn, error) {
 	maxLag := time.Duration(s.srv.Health.MaxReplicationLag)
+	if s.replica == nil && s.ownReplica != nil {
+		s.takeBack(s.ownReplica)
+	}
 	if s.replica != nil {
 		switch {
 		case s.replica.node == nil || s.replica.node == s.srv.primary() || !s.replica.node.usableReplica(maxLag, s.srv.primary()):
@@ -132,18 +142,69 @@ func (s *session) replicaConn() (*backendConn, error) {
 	}
 	var errs []error
 	for _, n := range s.srv.replicasByCost(maxLag, int(s.id)) {
-		b, err := n.acquire(s.srv.Pool, true, time.Duration(s.srv.ConnectTimeout), s.credentials(), s.loginOptions())
+		b, err := n.acquire(s, true, s.loginOptions())
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.replica = b
+		s.adopt(b)
+		s.replica, s.ownReplica = b, b
 		return b, nil
 	}
 	if len(errs) == 0 {
 		return nil, errNoReplica
 	}
 	return nil, errors.Join(errs...)
+}
+
+// adopt makes a connection the session got from the backend its own: what
+// the session knew of it from an earlier time it held it is void.
+func (s *session) adopt(b *backendConn) {
+	s.forget(b)
+	b.replayed = 0
+}
+
+// takeBack makes sure the session holds b, a connection it had: held
+// already, or parked and taken back from the pool, unless another session
+// took it since or the session holds another connection of its role. It
+// reports whether the session holds b.
+func (s *session) takeBack(b *backendConn) bool {
+	slot := &s.primary
+	if b.replica {
+		slot = &s.replica
+	}
+	if *slot == b {
+		return true
+	}
+	if *slot != nil || !b.reclaim(s) {
+		return false
+	}
+	*slot = b
+	return true
+}
+
+// parkConnections gives the session's connections back to the pool
+// between commands, owned by the session still, unless something ties the
+// session to them: a transaction, a pin, a cursor, pending long data, an
+// insert's LAST_INSERT_ID on the primary, or answers about the last
+// statement (warnings, affected rows, FOUND_ROWS) the next one may ask for.
+func (s *session) parkConnections() {
+	if s.srv.Pool == nil {
+		return
+	}
+	if b := s.primary; b != nil && !s.pinned && !s.keepPrimary && !s.tiedTo(b) {
+		s.primary = nil
+		b.park()
+	}
+	if b := s.replica; b != nil && !s.tiedTo(b) {
+		s.replica = nil
+		b.park()
+	}
+}
+
+// tiedTo reports whether the session's next command may need b itself.
+func (s *session) tiedTo(b *backendConn) bool {
+	return s.sticky || b == s.keep || b.inTransaction() || s.stmts.longDataOn(b)
 }
 
 // errNoPrimary says that no backend takes writes now.
@@ -201,6 +262,7 @@ var errModeUnknown = errors.New("the session's sql_mode is not known yet")
 // replica, sets the session's sql_mode.
 func (s *session) catchUp(b *backendConn) error {
 	for _, e := range s.log.since(b.replayed) {
+		b.clean = false
 		if err := b.run(e.payload); err != nil {
 			var se *wire.SQLError
 			if errors.As(err, &se) && b.replica {
@@ -218,7 +280,8 @@ func (s *session) catchUp(b *backendConn) error {
 	return nil
 }
 
-// dropReplica closes the replica connection after a failure.
+// dropReplica closes the replica connection after a failure, or when it
+// is no longer usable.
 func (s *session) dropReplica(err error) {
 	if s.replica == nil {
 		return
@@ -275,6 +338,15 @@ func (s *session) discard(b *backendConn, touched bool, err error) error {
 func (s *session) forget(b *backendConn) {
 	if s.last == b {
 		s.last = nil
+	}
+	if s.keep == b {
+		s.keep = nil
+	}
+	if s.ownPrimary == b {
+		s.ownPrimary = nil
+	}
+	if s.ownReplica == b {
+		s.ownReplica = nil
 	}
 	s.stmts.forget(b)
 }

@@ -115,7 +115,8 @@ type connPool struct {
 	open, busy int
 	waiters    []chan struct{}
 
-	borrows, creates, resets, timeouts int64
+	borrows, creates, timeouts int64
+	resets                     atomic.Int64
 }
 
 // PoolStatus is what the admin API shows of a backend's pool.
@@ -144,7 +145,7 @@ func (p *connPool) status() PoolStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return PoolStatus{Open: p.open, Idle: len(p.idle), InUse: p.busy, Waiting: len(p.waiters),
-		Borrows: p.borrows, Creates: p.creates, Resets: p.resets, Timeouts: p.timeouts}
+		Borrows: p.borrows, Creates: p.creates, Resets: p.resets.Load(), Timeouts: p.timeouts}
 }
 
 // errPoolExhausted answers a session that found no connection to take.
@@ -157,36 +158,46 @@ func errPoolExhausted(n *node, cfg *Pool, waited bool) error {
 		cfg.MaxConnections, n.addr, how)
 }
 
-// acquire gives a session a logged-in connection to the backend: with
-// its server's pool settings cfg, from the backend's pool (an idle one of
-// the same key, checked after idleness, or a new one while the pool has
-// room, else after waiting for one to come free); with cfg nil, a new one.
-// Servers of a config that share a backend share its pool, each with its
-// own settings.
-func (n *node) acquire(cfg *Pool, replica bool, timeout time.Duration, cred credentials, opt loginOptions) (*backendConn, error) {
+// acquire gives session s a logged-in connection to the backend, with its
+// server's pool settings: from the backend's pool if it has an idle one of
+// the session's key in the clean state of that key (given back by a session
+// that ended, or parked between statements by one that changed nothing),
+// else a new one while the pool has room, else an idle one that another
+// session left with its state (reset first), else one that comes free
+// within the wait. Without pooling, a new one. The session owns what it
+// gets; adopt says whether it owned it before (reclaim is the cheaper way
+// back to a connection the session parked).
+func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn, error) {
+	cfg := s.srv.Pool
 	if cfg == nil {
-		return n.dial(replica, timeout, cred, opt)
+		b, err := n.dial(replica, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+		if err == nil {
+			b.owner = s
+		}
+		return b, err
 	}
 	n.pool.used.Store(true)
-	key := poolKey{user: cred.user, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica}
+	key := poolKey{user: s.user.name, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica}
 	p := &n.pool
 	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
 	for {
 		p.mu.Lock()
-		if b := p.take(key, cfg, time.Now()); b != nil {
+		b := p.take(key, cfg, time.Now(), p.open >= cfg.MaxConnections)
+		if b != nil {
+			b.owner, b.held = s, true
 			p.busy++
 			p.borrows++
-			b.held = true
 			p.mu.Unlock()
-			if b.peerClosedOrTalked() {
+			if b.closedByServer() {
 				// The server ended it while it sat in the pool (a restart,
 				// wait_timeout, KILL): take another.
 				b.drop()
 				continue
 			}
-			if b.defaults != n.sessionDefaults() {
-				// The server's defaults changed (SET GLOBAL) since it was
-				// reset: a new connection would start with the new ones.
+			if !b.clean || b.defaults != n.sessionDefaults() {
+				// Another session's state is on it, or the server's
+				// defaults changed (SET GLOBAL) since it was reset: a new
+				// connection would start clean, with the new defaults.
 				if !b.resetForPool() {
 					b.drop()
 					continue
@@ -199,24 +210,23 @@ func (n *node) acquire(cfg *Pool, replica bool, timeout time.Duration, cred cred
 			p.busy++
 			p.creates++
 			p.mu.Unlock()
-			b, err := n.dial(replica, timeout, cred, opt)
+			b, err := n.dialForPool(s, replica, opt)
 			if err != nil {
 				n.pool.forgetOne()
 				return nil, err
 			}
-			b.pooled, b.held, b.key, b.opened, b.poolCfg = true, true, key, time.Now(), cfg
+			b.pool, b.held, b.key, b.opened, b.poolCfg, b.owner = p, true, key, time.Now(), cfg, s
 			return b, nil
 		}
 		if len(p.idle) > 0 {
-			// Full, but with idle connections of other keys: close the
+			// Full, with idle connections of other keys only: close the
 			// least recently used one to make room.
 			victim := p.idle[0]
 			p.idle = p.idle[1:]
-			p.mu.Unlock()
-			victim.close()
-			p.mu.Lock()
+			victim.owner = nil
 			p.open--
 			p.mu.Unlock()
+			victim.close()
 			continue
 		}
 		if len(p.waiters) >= cfg.MaxWaiting {
@@ -245,24 +255,67 @@ func (n *node) acquire(cfg *Pool, replica bool, timeout time.Duration, cred cred
 	}
 }
 
-// take removes and returns the most recently given back idle connection
-// of key, closing on the way any that outlived the pool's bounds. Called
-// with p.mu held.
-func (p *connPool) take(key poolKey, cfg *Pool, now time.Time) *backendConn {
-	for i := len(p.idle) - 1; i >= 0; i-- {
+// dialForPool opens a connection for the pool and learns what its clean
+// state needs known: the defaults it starts under and, on a replica, its
+// sql_mode (the primary's is learnt with its session tracking).
+func (n *node) dialForPool(s *session, replica bool, opt loginOptions) (*backendConn, error) {
+	defaults := n.sessionDefaults()
+	b, err := n.dial(replica, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
+	if err != nil {
+		return nil, err
+	}
+	b.defaults = defaults
+	if replica {
+		mode, err := b.queryValue("SELECT @@session.sql_mode")
+		if err != nil {
+			b.drop()
+			return nil, &backendError{b.addr, fmt.Errorf("reading sql_mode: %w", err)}
+		}
+		b.mode, b.clean = newSQLMode(mode), true
+	}
+	return b, nil
+}
+
+// take removes and returns an idle connection of key: one in the clean
+// state of its key that no session owns (the most recently given back),
+// else a clean one another session parked (the longest parked), else, with
+// dirty, one that a session left its state on (the longest parked).
+// Connections past their lifetime are closed on the way. Called with p.mu
+// held.
+func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *backendConn {
+	best, bestRank := -1, 0
+	for i := 0; i < len(p.idle); i++ {
 		b := p.idle[i]
 		if b.key != key {
 			continue
 		}
-		p.idle = slices.Delete(p.idle, i, i+1)
 		if now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) {
+			p.idle = slices.Delete(p.idle, i, i+1)
+			i--
+			b.owner = nil
 			p.open--
 			go b.close()
 			continue
 		}
-		return b
+		rank := 0
+		switch {
+		case b.clean && b.owner == nil:
+			rank = 3
+		case b.clean:
+			rank = 2
+		case dirty:
+			rank = 1
+		}
+		if rank > bestRank || rank == 3 {
+			best, bestRank = i, rank
+		}
 	}
-	return nil
+	if best < 0 {
+		return nil
+	}
+	b := p.idle[best]
+	p.idle = slices.Delete(p.idle, best, best+1)
+	return b
 }
 
 // forgetOne counts a pooled connection that a session held closed (or
@@ -284,50 +337,77 @@ func (p *connPool) wakeOne() {
 	}
 }
 
+// park puts a connection its session does not need between statements
+// into the pool, still owned by the session: the session takes it back
+// with reclaim unless another session took it meanwhile.
+func (b *backendConn) park() {
+	b.putIdle(b.owner)
+}
+
 // release takes back a connection whose session has ended: pooled, it is
-// reset to the clean state of its key and kept idle (or closed if that
-// fails or the pool has enough idle); else it is closed.
+// reset to the clean state of its key if the session left anything on it,
+// and kept idle (or closed if the reset fails or the pool has enough idle);
+// else it is closed.
 func (b *backendConn) release() {
-	n := b.node
-	if n == nil || !b.pooled {
+	if b.pool == nil {
 		b.close()
 		return
 	}
-	cfg := b.poolCfg
-	reset := !b.untouched
-	if b.untouched {
-		// Nothing ran on it since its reset (a session that only needed
-		// it to check its login database): it is as the reset left it.
-		b.fresh = true
-	} else if !b.resetForPool() {
-		b.close() // counted out of the pool by drop
-		return
+	if !b.clean || b.inTransaction() {
+		if !b.resetForPool() {
+			b.close() // counted out of the pool by drop
+			return
+		}
 	}
-	p := &n.pool
+	b.putIdle(nil)
+}
+
+// putIdle makes a held pooled connection idle, owned by owner, or closes it
+// if the pool has enough idle connections.
+func (b *backendConn) putIdle(owner *session) {
+	p := b.pool
 	p.mu.Lock()
-	if reset {
-		p.resets++
-	}
-	if len(p.idle) >= cfg.MaxIdle {
+	if len(p.idle) >= b.poolCfg.MaxIdle {
 		p.mu.Unlock()
 		b.close()
 		return
 	}
 	p.busy--
-	b.held = false
-	b.idleSince = time.Now()
+	b.held, b.owner = false, owner
 	p.idle = append(p.idle, b)
 	p.wakeOne()
 	p.mu.Unlock()
 }
 
+// reclaim takes back from the pool a connection session s parked, unless
+// another session took it since (or it was closed). It reports whether s
+// holds b now.
+func (b *backendConn) reclaim(s *session) bool {
+	p := b.pool
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.owner != s || b.held {
+		return false
+	}
+	i := slices.Index(p.idle, b)
+	if i < 0 {
+		return false
+	}
+	p.idle = slices.Delete(p.idle, i, i+1)
+	b.held = true
+	p.busy++
+	return true
+}
+
 // resetForPool brings a connection back to the clean state of its key:
 // COM_RESET_CONNECTION, session tracking turned on again on a primary
 // connection, then one query for its database (which the reset keeps, and
-// which a replica connection may hold from a replay the session has since
-// moved on from) and its sql_mode, so that the next session starts with no
-// round trip; the key's database is restored if another is left. It
-// reports whether the connection is clean.
+// which a session may have left) and its sql_mode, so that the next session
+// starts with no round trip; the key's database is restored if another is
+// left. It reports whether the connection is clean.
 func (b *backendConn) resetForPool() bool {
 	if b.closedByServer() {
 		return false
@@ -360,7 +440,8 @@ func (b *backendConn) resetForPool() bool {
 		}
 	}
 	b.mode = newSQLMode(mode)
-	b.replayed, b.status, b.fresh, b.untouched = 0, wire.StatusAutocommit, true, true
+	b.replayed, b.status, b.clean, b.resultsOf = 0, wire.StatusAutocommit, true, nil
+	b.pool.resets.Add(1)
 	return true
 }
 
@@ -383,6 +464,7 @@ func (p *connPool) reap(now time.Time) {
 		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
 		if old {
 			out = append(out, b)
+			b.owner = nil
 			p.open--
 		}
 		return old

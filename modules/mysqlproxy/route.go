@@ -57,6 +57,10 @@ func (s *session) pin(reason int) {
 		return
 	}
 	s.pinned = true
+	if s.primary != nil {
+		// Locks, temporary tables and the like are no clean state.
+		s.primary.clean = false
+	}
 	s.srv.stats.pins.add(reason)
 	if reason != pinStatement {
 		s.logger.Info("session pinned to the primary", zap.String("reason", pinReasonNames[reason]))
@@ -95,10 +99,24 @@ func (s *session) target(res classify.Result) (*backendConn, error) {
 			// Only the primary connection ever inserted anything.
 			return s.primary, nil
 		}
-		if s.last != nil {
+		if s.last != nil && s.takeBack(s.last) {
 			return s.last, nil
 		}
+		// The previous statement's connection is gone: answer as a
+		// connection that ran nothing of this session's would, never with
+		// another session's answers.
+		b, err := s.readConn()
+		if err == nil && b.resultsOf != nil && b.resultsOf != s {
+			err = s.clearResults(b)
+		}
+		return b, err
 	}
+	return s.readConn()
+}
+
+// readConn returns the connection a read runs on: a replica caught up with
+// the session, else the primary.
+func (s *session) readConn() (*backendConn, error) {
 	if s.replicaUsable() {
 		b, err := s.replicaConn()
 		if err == nil && s.caughtUp(b) {
@@ -115,6 +133,18 @@ func (s *session) target(res classify.Result) (*backendConn, error) {
 		s.logger.Debug("reading from the primary instead", errField(err))
 	}
 	return s.primaryConn()
+}
+
+// clearResults resets a pooled connection that another session's statement
+// ran on last, and gives it the session's state again.
+func (s *session) clearResults(b *backendConn) error {
+	if !b.resetForPool() {
+		return &backendError{b.addr, errors.New("resetting a pooled connection failed")}
+	}
+	if b.caps&wire.ClientSessionTrack != 0 && !b.replica {
+		s.followTracking(b)
+	}
+	return nil
 }
 
 // replicaUsable reports whether the session may read from a replica.
@@ -170,6 +200,9 @@ func (s *session) failed(b *backendConn, touched bool, err error) error {
 // done updates the session after a command of class res ran on b.
 func (s *session) done(b *backendConn, res classify.Result, r reply) {
 	s.last = b
+	if res.Has(classify.CalcFoundRows) {
+		s.keep = b
+	}
 	if b.replica {
 		s.srv.stats.toReplica.Add(1)
 		return
@@ -196,6 +229,7 @@ func (s *session) sessionCommand(p []byte, res classify.Result) error {
 	if err != nil {
 		return s.lost(b, r.touched, err)
 	}
+	b.clean = false
 	s.done(b, res, r)
 	if r.failed {
 		return nil

@@ -55,10 +55,25 @@ type session struct {
 	// status is the server status of the last reply the client saw.
 	status uint16
 
-	primary, replica *backendConn
+	// primary and replica are the backend connections the session holds
+	// now. With pooling, it parks them in the pool between commands
+	// (multiplexing, see parkConnections) and takes them back when no
+	// other session took them meanwhile: ownPrimary and ownReplica are the
+	// ones it had last.
+	primary, replica       *backendConn
+	ownPrimary, ownReplica *backendConn
 	// last ran the previous statement: per-connection answers
 	// (LAST_INSERT_ID(), FOUND_ROWS(), SHOW WARNINGS) go there.
 	last *backendConn
+	// keep is a connection the session keeps for its next command, whose
+	// last reply left answers the next statement may ask for (warnings,
+	// affected rows, SQL_CALC_FOUND_ROWS); keepPrimary keeps the primary
+	// connection for good once an insert generated an id there
+	// (LAST_INSERT_ID() lives on it); sticky keeps every connection, once
+	// the session opened a cursor.
+	keep        *backendConn
+	keepPrimary bool
+	sticky      bool
 	// pinned binds the session to the primary connection for good: it holds
 	// state that cannot be reproduced elsewhere (temporary tables, locks).
 	pinned bool
@@ -220,6 +235,7 @@ func (c *clientWriter) Write(p []byte) (int, error) {
 // breaks.
 func (s *session) loop() error {
 	for {
+		s.parkConnections()
 		s.pc.ResetSeq()
 		if s.setIdle(true) {
 			s.closeReason = reasonServerStopped
@@ -353,13 +369,21 @@ func toSQLError(err error) *wire.SQLError {
 	return wire.NewSQLError(wire.ERUnknownError, "Frontdesk: %v", err)
 }
 
+// closeBackends gives back every connection the session has, held or
+// parked: to the pool (reset if the session left state on it) or closed.
 func (s *session) closeBackends() {
+	for _, b := range []*backendConn{s.ownPrimary, s.ownReplica} {
+		if b != nil {
+			s.takeBack(b)
+		}
+	}
 	for _, b := range []*backendConn{s.primary, s.replica} {
 		if b != nil {
 			b.release()
 		}
 	}
-	s.primary, s.replica, s.last = nil, nil, nil
+	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last, s.keep = nil, nil, nil, nil, nil, nil
+	s.keepPrimary, s.sticky = false, false
 }
 
 // stop ends the session now if it waits for a command, else when the

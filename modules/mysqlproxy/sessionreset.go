@@ -8,6 +8,19 @@ import (
 // is reset (the primary's reply goes to the client), and the session forgets
 // its log, statements and pin. The current database stays, as on a server.
 func (s *session) resetConnection(p []byte) error {
+	// Connections the session parked hold its state too.
+	for _, b := range []*backendConn{s.ownPrimary, s.ownReplica} {
+		if b != nil {
+			s.takeBack(b)
+		}
+	}
+	for _, b := range []*backendConn{s.primary, s.replica} {
+		if b != nil {
+			// Back to the server's defaults, but not to the database of
+			// the connection's key.
+			b.clean = false
+		}
+	}
 	if s.replica != nil {
 		if err := s.replica.run(p); err != nil {
 			s.dropReplica(err)
@@ -34,7 +47,8 @@ func (s *session) resetConnection(p []byte) error {
 	}
 	s.log.reset()
 	s.stmts.reset()
-	s.pinned, s.noReplica, s.last = false, false, nil
+	s.pinned, s.noReplica, s.last, s.keep = false, false, nil, nil
+	s.keepPrimary, s.sticky = false, false
 	s.charsetUnsafe = false // the server is back to the login's character set
 	s.setClientWaitTimeout("0")
 	if s.db != s.loginDB {

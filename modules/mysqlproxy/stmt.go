@@ -76,6 +76,17 @@ func (t *stmtTable) forget(b *backendConn) {
 
 func (t *stmtTable) reset() { t.byID, t.bytes = nil, 0 }
 
+// longDataOn reports whether a statement's long data waits on b for its
+// execute.
+func (t *stmtTable) longDataOn(b *backendConn) bool {
+	for _, st := range t.byID {
+		if st.pendingLongData(b) {
+			return true
+		}
+	}
+	return false
+}
+
 // stmtPrepare prepares a statement on the connection its class routes to
 // and gives the client the proxy's id for it.
 func (s *session) stmtPrepare(p []byte) error {
@@ -131,6 +142,7 @@ func (s *session) stmtPrepare(p []byte) error {
 	s.stmts.next++
 	st.id, st.params = s.stmts.next, int(ok.Params)
 	st.on[b] = &backendStmt{id: ok.StatementID}
+	b.clean = false
 	reply := ok
 	reply.StatementID = st.id
 	if err := s.pc.WritePacket(reply.Append(nil)); err != nil {
@@ -172,6 +184,7 @@ func (s *session) prepareOn(b *backendConn, st *preparedStmt) (*backendStmt, err
 	if err := b.send(st.prepare); err != nil {
 		return nil, err
 	}
+	b.clean = false
 	w := wire.NewWalker(wire.ShapePrepare, b.caps)
 	var bs *backendStmt
 	var stmtErr error
@@ -241,6 +254,11 @@ func (s *session) stmtExecute(p []byte) error {
 	st, err := s.stmtCommand(p)
 	if st == nil {
 		return err
+	}
+	if len(p) > 5 && p[5] != 0 {
+		// A cursor: its rows are fetched from this connection later, and
+		// the session keeps its connections from now on.
+		s.sticky = true
 	}
 	exec := func(b *backendConn) (reply, error) {
 		if err := s.catchUp(b); err != nil {
@@ -359,6 +377,10 @@ func (s *session) stmtClose(p []byte) error {
 		return nil
 	}
 	for b, bs := range st.on {
+		if !s.takeBack(b) {
+			// Another session took the connection, and reset it.
+			continue
+		}
 		if err := b.send(forBackend(p, bs.id)); err != nil {
 			if err := s.lostQuietly(b, err); err != nil {
 				return err
@@ -378,7 +400,7 @@ func (s *session) stmtReset(p []byte) error {
 	}
 	st.longData, st.longDataLost = false, false
 	b := st.last
-	if b == nil {
+	if b == nil || !s.takeBack(b) {
 		return s.sendOK() // nothing to reset anywhere
 	}
 	r, err := s.relay(b, forBackend(p, st.on[b].id))
@@ -395,7 +417,7 @@ func (s *session) stmtFetch(p []byte) error {
 		return err
 	}
 	b := st.last
-	if b == nil {
+	if b == nil || !s.takeBack(b) {
 		return s.sendError(wire.NewSQLError(wire.ERStmtHasNoOpenCursor, "The statement (%d) has no open cursor", st.id))
 	}
 	r, err := s.relay(b, forBackend(p, st.on[b].id))

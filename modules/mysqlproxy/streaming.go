@@ -78,6 +78,15 @@ func (s *session) relay(b *backendConn, payload []byte) (reply, error) {
 		// Replies without a status (COM_STATISTICS, ERR) leave it as it was.
 		b.status = w.Status()
 	}
+	b.resultsOf, s.keep = s, nil
+	if left := w.Leftovers(); left != 0 {
+		// The next statement may ask about this one's results.
+		s.keep = b
+		if left&wire.LeftInsertID != 0 && !b.replica {
+			// LAST_INSERT_ID() answers it until the next insert.
+			s.keepPrimary, b.clean = true, false
+		}
+	}
 	b.idleSince = time.Now()
 	s.status = b.status
 	return r, s.pc.Flush()

@@ -150,6 +150,11 @@ func (s *session) learnSQLMode(b *backendConn) error {
 // and says whether session state changed beyond what the proxy follows.
 func (s *session) noteTracked(b *backendConn, changes []wire.StateChange) (untracked bool) {
 	for _, c := range changes {
+		if c.Type != wire.TrackSystemVariables || !bytes.EqualFold(c.Name, []byte("last_gtid")) {
+			// The connection's state is the session's now, not the clean
+			// state another session may start from.
+			b.clean = false
+		}
 		switch c.Type {
 		case wire.TrackSystemVariables:
 			switch {
@@ -194,6 +199,7 @@ func (s *session) syncSQLMode(b *backendConn) error {
 	if !s.mode.known {
 		return errModeUnknown
 	}
+	b.clean = false
 	if err := b.run(s.mode.setStatement()); err != nil {
 		return err
 	}

@@ -424,6 +424,8 @@ func (c *classifier) word(f *facts, t, prev token) {
 		if lx.isPunct(prev, '.') { // seq.CURRVAL, seq.LASTVAL
 			f.conn = true
 		}
+	case wCalcFoundRows:
+		f.flags |= CalcFoundRows
 	}
 }
 

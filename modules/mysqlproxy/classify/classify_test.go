@@ -104,7 +104,7 @@ var corpus = []testCase{
 	{sql: "SHOW BINLOG STATUS", route: Primary, flags: Read},                                                              // 82
 	{sql: "SHOW REPLICA STATUS", route: Replica},                                                                          // 83
 	{sql: "SHOW ALL SLAVES STATUS", route: Replica},                                                                       // 83
-	{sql: "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10", route: Replica},                                                 // 86
+	{sql: "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10", route: Replica, flags: CalcFoundRows},                           // 86
 	{sql: "SELECT FOUND_ROWS()", route: Previous},                                                                         // 86
 	{sql: "SELECT MASTER_GTID_WAIT('0-1-100', 1)", route: Replica},                                                        // 89
 	{sql: "SELECT @@gtid_current_pos", route: Primary, flags: Read},                                                       // 90
@@ -493,7 +493,7 @@ func describe(r Result) string {
 	s := r.Route.String()
 	names := [...]string{"Multi", "Read", "StoredFunc", "Pin", "LockTables", "UnlockTables",
 		"NamedLock", "ReleaseNamedLocks", "BeginTx", "BeginReadOnlyTx", "EndTx",
-		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill"}
+		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill", "CalcFoundRows"}
 	for i, n := range names {
 		if r.Flags&(1<<i) != 0 {
 			s += " " + n

@@ -162,21 +162,23 @@ var fnNames = [...]struct {
 type wordKind uint8
 
 const (
-	wOther    wordKind = iota
-	wWrite             // a statement verb or clause that only writes or locks
-	wSet               // SET: a write unless in CHARACTER SET
-	wInto              // INTO: SELECT ... INTO writes a file or variables
-	wFor               // FOR: FOR SHARE locks
-	wNext              // NEXT VALUE FOR seq writes
-	wPrevious          // PREVIOUS VALUE FOR seq reads per-connection state
-	wSelect            // SELECT: a subquery
-	wSeqCurr           // seq.CURRVAL, seq.LASTVAL
+	wOther         wordKind = iota
+	wWrite                  // a statement verb or clause that only writes or locks
+	wSet                    // SET: a write unless in CHARACTER SET
+	wInto                   // INTO: SELECT ... INTO writes a file or variables
+	wFor                    // FOR: FOR SHARE locks
+	wNext                   // NEXT VALUE FOR seq writes
+	wPrevious               // PREVIOUS VALUE FOR seq reads per-connection state
+	wSelect                 // SELECT: a subquery
+	wSeqCurr                // seq.CURRVAL, seq.LASTVAL
+	wCalcFoundRows          // SQL_CALC_FOUND_ROWS: FOUND_ROWS() will ask for the count
 )
 
 // words classifies words that matter to the scan when they are not calls.
 var words = map[string]wordKind{
 	"SET": wSet, "INTO": wInto, "FOR": wFor, "NEXT": wNext, "PREVIOUS": wPrevious,
 	"SELECT": wSelect, "CURRVAL": wSeqCurr, "LASTVAL": wSeqCurr,
+	"SQL_CALC_FOUND_ROWS": wCalcFoundRows,
 }
 
 // writeWords are the words that mark a statement as not a pure read wherever
@@ -234,10 +236,10 @@ func lookupFn(name string) fnClass {
 
 // lookupWord returns the kind of the bare word w.
 func lookupWord(w string) wordKind {
-	if len(w) < 2 || len(w) > len("DEALLOCATE") { // the shortest and longest words
+	if len(w) < 2 || len(w) > len("SQL_CALC_FOUND_ROWS") { // the shortest and longest words
 		return wOther
 	}
-	var buf [16]byte
+	var buf [len("SQL_CALC_FOUND_ROWS")]byte
 	u := upper(buf[:], w)
 	return words[string(u)]
 }

@@ -140,6 +140,10 @@ const (
 	// names; a proxy that hands out its own connection ids must carry it out
 	// itself.
 	Kill
+
+	// CalcFoundRows: a SELECT SQL_CALC_FOUND_ROWS, whose row count the next
+	// statement may ask for with FOUND_ROWS() on the same connection.
+	CalcFoundRows
 )
 
 // KillTarget is what a KILL statement names.

@@ -225,10 +225,23 @@ func FuzzParseOK(f *testing.F) {
 			!bytes.Equal(again.Info, ok.Info) || !bytes.Equal(again.SessionState, ok.SessionState) {
 			t.Fatalf("round trip: got %+v, want %+v", again, ok)
 		}
-		// The Walker reads the same status from the packet's prefix.
+		// The Walker reads the same status and leftovers from the packet's
+		// prefix.
 		if caps&ClientProtocol41 != 0 && len(p) <= PrefixSize {
-			if s, err := okStatus(p); err != nil || s != ok.Status {
-				t.Fatalf("okStatus = %#x, %v; ParseOK status %#x", s, err, ok.Status)
+			var w Walker
+			err := w.setOKStatus(p)
+			var want Leftovers
+			if ok.Warnings != 0 {
+				want |= LeftWarnings
+			}
+			if ok.AffectedRows != 0 {
+				want |= LeftAffectedRows
+			}
+			if ok.LastInsertID != 0 {
+				want |= LeftInsertID
+			}
+			if err != nil || w.Status() != ok.Status || w.Leftovers() != want {
+				t.Fatalf("setOKStatus: status %#x leftovers %b, %v; ParseOK %+v", w.Status(), w.Leftovers(), err, ok)
 			}
 		}
 	})

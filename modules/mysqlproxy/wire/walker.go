@@ -142,13 +142,31 @@ var ErrWalkerDone = errors.New("mysql response: packet after the end of the resp
 //		if w.AwaitingLocalInfile() { /* relay client file packets until an empty one */ }
 //	}
 type Walker struct {
-	shape  Shape
-	caps   uint64
-	state  walkState
-	left   uint64 // definitions left in the current group
-	cols   uint64 // prepare: column definitions after the parameters
-	status uint16
+	shape     Shape
+	caps      uint64
+	state     walkState
+	left      uint64 // definitions left in the current group
+	cols      uint64 // prepare: column definitions after the parameters
+	status    uint16
+	leftovers Leftovers
 }
+
+// Leftovers are what a reply leaves on its connection that a following
+// statement may ask about: SHOW WARNINGS and @@warning_count, ROW_COUNT(),
+// LAST_INSERT_ID(). A proxy that shares connections between clients keeps
+// a connection with leftovers for the client that may ask.
+type Leftovers uint8
+
+// The leftovers of a reply.
+const (
+	// LeftWarnings: an OK or EOF packet reported warnings.
+	LeftWarnings Leftovers = 1 << iota
+	// LeftAffectedRows: an OK packet reported affected rows.
+	LeftAffectedRows
+	// LeftInsertID: an OK packet reported a generated (or given)
+	// AUTO_INCREMENT value.
+	LeftInsertID
+)
 
 // NewWalker returns a Walker for a reply of the given shape on a connection
 // with negotiated capabilities caps (ClientDeprecateEOF changes the framing).
@@ -181,6 +199,10 @@ func (w *Walker) AwaitingLocalInfile() bool { return w.state == wsInfile }
 // which after a reply that did not end in ERR are the session's current
 // flags. An ERR packet carries no status and leaves it unchanged.
 func (w *Walker) Status() uint16 { return w.status }
+
+// Leftovers returns what the reply's OK and EOF packets so far reported
+// that a following statement may ask about.
+func (w *Walker) Leftovers() Leftovers { return w.leftovers }
 
 // Step consumes the next packet of the reply, given the payload length of its
 // first chunk (PacketHead.Length) and a prefix of its payload of at least
@@ -262,9 +284,7 @@ func (w *Walker) stepFirst(first byte, length int, prefix []byte) (PacketKind, e
 		w.state = wsDone
 		switch {
 		case first == HeaderOK:
-			s, err := okStatus(prefix)
-			w.status = s
-			return PacketOK, err
+			return PacketOK, w.setOKStatus(prefix)
 		case isTerminator(first, length, w.caps):
 			return PacketEOF, w.setTerminatorStatus(length, prefix)
 		}
@@ -359,7 +379,7 @@ func (w *Walker) beginPrepColumns() {
 func (w *Walker) endResult(kind PacketKind, length int, prefix []byte) (PacketKind, error) {
 	var err error
 	if kind == PacketOK {
-		w.status, err = okStatus(prefix)
+		err = w.setOKStatus(prefix)
 	} else {
 		err = w.setTerminatorStatus(length, prefix)
 	}
@@ -387,31 +407,43 @@ func (w *Walker) setTerminatorStatus(length int, prefix []byte) error {
 			return fmt.Errorf("mysql response: EOF packet of %d bytes, want 5", length)
 		}
 		w.status = binary.LittleEndian.Uint16(prefix[3:])
-	default:
-		s, err := okStatus(prefix)
-		if err != nil {
-			return err
+		if binary.LittleEndian.Uint16(prefix[1:]) != 0 {
+			w.leftovers |= LeftWarnings
 		}
-		w.status = s
+	default:
+		return w.setOKStatus(prefix)
 	}
 	return nil
 }
 
-// okStatus extracts the status flags from the start of an OK packet.
-func okStatus(prefix []byte) (uint16, error) {
+// setOKStatus records the status flags and leftovers of an OK packet from
+// the start of its payload.
+func (w *Walker) setOKStatus(prefix []byte) error {
 	off := 1
-	for range 2 { // affected rows, last insert id
+	var counts [2]uint64 // affected rows, last insert id
+	for i := range counts {
 		if off >= len(prefix) {
-			return 0, fmt.Errorf("mysql response: OK packet prefix of %d bytes too short", len(prefix))
+			return fmt.Errorf("mysql response: OK packet prefix of %d bytes too short", len(prefix))
 		}
-		_, n, err := ReadLenEncInt(prefix[off:])
+		v, n, err := ReadLenEncInt(prefix[off:])
 		if err != nil {
-			return 0, fmt.Errorf("mysql response: OK packet: %w", err)
+			return fmt.Errorf("mysql response: OK packet: %w", err)
 		}
+		counts[i] = v
 		off += n
 	}
 	if len(prefix)-off < 2 {
-		return 0, fmt.Errorf("mysql response: OK packet prefix of %d bytes lacks the status flags", len(prefix))
+		return fmt.Errorf("mysql response: OK packet prefix of %d bytes lacks the status flags", len(prefix))
 	}
-	return binary.LittleEndian.Uint16(prefix[off:]), nil
+	w.status = binary.LittleEndian.Uint16(prefix[off:])
+	if counts[0] != 0 {
+		w.leftovers |= LeftAffectedRows
+	}
+	if counts[1] != 0 {
+		w.leftovers |= LeftInsertID
+	}
+	if len(prefix)-off >= 4 && binary.LittleEndian.Uint16(prefix[off+2:]) != 0 {
+		w.leftovers |= LeftWarnings
+	}
+	return nil
 }
