@@ -406,6 +406,13 @@ func (c *muxClient) want(t *testing.T, sql, want string) {
 	}
 }
 
+// prepare prepares sql with a fresh deadline and returns the statement id.
+func (c *muxClient) prepare(t *testing.T, sql string) uint32 {
+	t.Helper()
+	c.Conn.SetDeadline(time.Now().Add(rawTimeout))
+	return prepare(t, c.RawConn, sql)
+}
+
 // exec runs a statement that returns no rows and returns its OK packet.
 func (c *muxClient) exec(sql string) (wire.OK, error) {
 	return c.command(append([]byte{wire.ComQuery}, sql...))
@@ -568,8 +575,8 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 
 	t.Run("prepared statements", func(t *testing.T) {
 		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
-		read := prepare(t, a.RawConn, "SELECT /* mxps-a-read */ ? + 1")
-		write := prepare(t, a.RawConn, "UPDATE /* mxps-a-write */ iso SET note = CONCAT('ps', ?) WHERE id = 2")
+		read := a.prepare(t, "SELECT /* mxps-a-read */ ? + 1")
+		write := a.prepare(t, "UPDATE /* mxps-a-write */ iso SET note = CONCAT('ps', ?) WHERE id = 2")
 		for round, param := range []int64{41, 99, 7} {
 			// b uses every connection a's statements were prepared on,
 			// and prepares one of its own.
@@ -579,7 +586,7 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 			if _, err := b.exec(fmt.Sprintf("UPDATE iso SET note = 'b%d' WHERE id = 3", round)); err != nil {
 				t.Errorf("b's update: %v", err)
 			}
-			own := prepare(t, b.RawConn, "SELECT ? + 100")
+			own := b.prepare(t, "SELECT ? + 100")
 			if v, err := executeInt(b.RawConn, own, param); err != nil || v != param+100 {
 				t.Errorf("b's own statement with %d: %d, %v; want %d", param, v, err, param+100)
 			}
@@ -631,7 +638,7 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 				marker := fmt.Sprintf("mux-b-%d", i)
 				if _, err := b.query(hint + "SELECT CAST('" + marker + "' AS SIGNED)"); err != nil {
 					fail("b: %v", err)
-				} else if w, err := b.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || !strings.Contains(w[0][2], marker) {
+				} else if w, err := b.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || !strings.Contains(w[0][2], "'"+marker+"'") {
 					fail("b: SHOW WARNINGS after %s = %q (%v), want its own warning", marker, w, err)
 				}
 				if ok, err := b.exec("UPDATE iso SET note = 'b' WHERE id = 3"); err != nil || ok.Warnings != 0 {
@@ -648,7 +655,7 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 			hint := []string{"", "/* frontdesk:primary */ "}[i%2]
 			marker := fmt.Sprintf("mux-a-%d", i)
 			a.must(t, hint+"SELECT CAST('"+marker+"' AS SIGNED)")
-			if w, err := a.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || w[0][1] != "1292" || !strings.Contains(w[0][2], marker) {
+			if w, err := a.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || w[0][1] != "1292" || !strings.Contains(w[0][2], "'"+marker+"'") {
 				t.Errorf("a: SHOW WARNINGS after %sSELECT CAST('%s' AS SIGNED) = %q (%v), want a's own warning 1292", hint, marker, w, err)
 			}
 			ok, err := a.exec(fmt.Sprintf("UPDATE iso SET note = 'a%d' WHERE id IN (4, 5)", i))
