@@ -327,6 +327,13 @@ func TestMySQLMultiplexIdleClients(t *testing.T) {
 	checks.Wait()
 	peaks.finish(m.fd, c)
 	stopped = true
+	// Every worker is done and no session is in a transaction: what the
+	// pools still lend out, idle sessions hold.
+	if backends, err := muxBackends(m.fd); err == nil {
+		for _, b := range backends {
+			t.Logf("at the end, %s %s: pool %+v", b.Role, b.Address, *b.Pool)
+		}
+	}
 
 	if failed > 0 {
 		t.Errorf("%d client errors, the first %d:\n%s", failed, len(failures), strings.Join(failures, "\n"))
