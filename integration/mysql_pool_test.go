@@ -264,34 +264,7 @@ func TestMySQLPool(t *testing.T) {
 
 	t.Run("killed while idle", func(t *testing.T) {
 		m.waitPoolIdle(t)
-		db := c.Primary.AdminDB()
-		rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Sleep'", harness.TestUser)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
-		for _, id := range ids {
-			db.Exec(fmt.Sprintf("KILL CONNECTION %d", id))
-		}
-		err = harness.Eventually(10*time.Second, 20*time.Millisecond, func() error {
-			var left int
-			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Killed'", harness.TestUser).Scan(&left); err != nil {
-				return err
-			}
-			if left > 0 {
-				return fmt.Errorf("%d connections still being killed", left)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m.killIdle(t, c.Primary)
 		s := session(t)
 		defer s.Close()
 		if _, err := s.Query("INSERT INTO pooled VALUES (4, 'after the kill')"); err != nil {
@@ -313,4 +286,78 @@ func TestMySQLPool(t *testing.T) {
 			t.Errorf("the reload cost the pool its connections: %d creates before, %d after", before.Pool.Creates, after.Pool.Creates)
 		}
 	})
+
+	t.Run("min_idle opens connections ahead of need", func(t *testing.T) {
+		next := withServerOptions(t, strings.Replace(pool, "wait_timeout 1s", "wait_timeout 2s\n\t\t\t\tmin_idle 1", 1))
+		if err := m.fd.Load(next, harness.Caddyfile); err != nil {
+			t.Fatal(err)
+		}
+		m.waitPoolIdle(t)
+		// The server ends the idle connections; with no client at all,
+		// the pool opens one again.
+		before := m.primaryPool(t)
+		m.killIdle(t, c.Primary)
+		err := harness.Eventually(15*time.Second, 50*time.Millisecond, func() error {
+			p := m.primaryPool(t)
+			if p.Pool.Creates == before.Pool.Creates || p.Pool.Idle == 0 {
+				return fmt.Errorf("pool %+v, %d creates before", *p.Pool, before.Pool.Creates)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a user removed from the config loses its pooled connections", func(t *testing.T) {
+		m.waitPoolIdle(t)
+		next := strings.Replace(withServerOptions(t, pool), "user {$FRONTDESK_MYSQL_USER:app} {$FRONTDESK_MYSQL_PASSWORD:app-password}",
+			"user someone_else another-password", 1)
+		if err := m.fd.Load(next, harness.Caddyfile); err != nil {
+			t.Fatal(err)
+		}
+		err := harness.Eventually(10*time.Second, 50*time.Millisecond, func() error {
+			if p := m.primaryPool(t); p.Pool.Open != 0 {
+				return fmt.Errorf("pool %+v", *p.Pool)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// killIdle kills the test user's idle connections on server s, and waits
+// until they are gone.
+func (m *mysqlProxy) killIdle(t *testing.T, s *harness.MariaDB) {
+	t.Helper()
+	db := s.AdminDB()
+	rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Sleep'", harness.TestUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		db.Exec(fmt.Sprintf("KILL CONNECTION %d", id))
+	}
+	err = harness.Eventually(10*time.Second, 20*time.Millisecond, func() error {
+		var left int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Killed'", harness.TestUser).Scan(&left); err != nil {
+			return err
+		}
+		if left > 0 {
+			return fmt.Errorf("%d connections still being killed", left)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -90,6 +90,7 @@ func (a *App) Start() error {
 		}
 		started = append(started, s)
 	}
+	prunePools(started)
 	return nil
 }
 

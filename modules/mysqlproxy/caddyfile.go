@@ -45,6 +45,7 @@ func init() {
 //			pool {
 //				max_connections <n>
 //				max_idle        <n>
+//				min_idle        <n>
 //				idle_timeout    <duration>
 //				max_lifetime    <duration>
 //				wait_timeout    <duration>
@@ -337,6 +338,8 @@ func (p *Pool) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = positiveArg(d, "pool "+opt, &p.MaxConnections)
 		case "max_idle":
 			err = positiveArg(d, "pool "+opt, &p.MaxIdle)
+		case "min_idle":
+			err = positiveArg(d, "pool "+opt, &p.MinIdle)
 		case "max_waiting":
 			err = positiveArg(d, "pool "+opt, &p.MaxWaiting)
 		case "idle_timeout":

@@ -35,6 +35,7 @@ var (
 	descReachable      = metricDesc("backend_reachable", "1 if the monitor reached the backend at its last check.", "server", "backend", "role")
 	descPoolConns      = metricDesc("pool_connections", "Pooled connections to the backend, by state: idle or in_use.", "server", "backend", "role", "state")
 	descPoolWaiting    = metricDesc("pool_waiting", "Sessions waiting for a pooled connection to the backend.", "server", "backend", "role")
+	descMultiplexing   = metricDesc("multiplexing_ratio", "Open client sessions per pooled backend connection.", "server")
 	descPoolEvents     = metricDesc("pool_events_total", "Pool events: borrows of idle connections, creates, resets, timeouts.", "server", "backend", "role", "event")
 )
 
@@ -61,6 +62,9 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsPrimary), name, "primary")
 		ch <- prometheus.MustNewConstMetric(descStatements, counter, float64(st.StatementsReplica), name, "replica")
 		ch <- prometheus.MustNewConstMetric(descErrors, counter, float64(st.Errors), name)
+		if r := st.MultiplexingRatio; r != nil {
+			ch <- prometheus.MustNewConstMetric(descMultiplexing, gauge, *r, name)
+		}
 		for _, b := range st.Backends {
 			labels := []string{name, b.Address, b.Role}
 			ch <- prometheus.MustNewConstMetric(descUsable, gauge, boolValue(b.Usable), labels...)

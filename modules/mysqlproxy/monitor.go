@@ -60,6 +60,7 @@ func (n *node) monitor() {
 			first = false
 		}
 		n.pool.reap(time.Now())
+		n.fill()
 		select {
 		case <-n.stop:
 			return

@@ -200,6 +200,7 @@ func releaseNode(n *node) { _, _ = nodes.Delete(n.key) }
 func (n *node) Destruct() error {
 	close(n.stop)
 	<-n.stopped
+	n.pool.prune(func(string) bool { return false })
 	return nil
 }
 

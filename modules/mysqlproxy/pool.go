@@ -33,6 +33,12 @@ type Pool struct {
 	// connection given back past it is closed. Default: MaxConnections.
 	MaxIdle int `json:"max_idle,omitempty"`
 
+	// MinIdle is the number of idle connections kept ready per backend
+	// server, opened ahead of need at each health check interval for the
+	// user, database and character set that sessions used last, so that a
+	// burst of new sessions finds them logged in. Default: 0.
+	MinIdle int `json:"min_idle,omitempty"`
+
 	// IdleTimeout closes a connection that sat idle in the pool this long.
 	// Keep it below the servers' wait_timeout. Default: 5m.
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
@@ -62,8 +68,8 @@ const (
 // provision fills in the defaults and checks the settings.
 func (p *Pool) provision() error {
 	switch {
-	case p.MaxConnections < 0 || p.MaxIdle < 0 || p.MaxWaiting < 0:
-		return fmt.Errorf("pool: max_connections, max_idle and max_waiting must not be negative")
+	case p.MaxConnections < 0 || p.MaxIdle < 0 || p.MinIdle < 0 || p.MaxWaiting < 0:
+		return fmt.Errorf("pool: max_connections, max_idle, min_idle and max_waiting must not be negative")
 	case p.IdleTimeout < 0 || p.MaxLifetime < 0 || p.WaitTimeout < 0:
 		return fmt.Errorf("pool: durations must not be negative")
 	}
@@ -72,6 +78,9 @@ func (p *Pool) provision() error {
 	}
 	if p.MaxIdle == 0 || p.MaxIdle > p.MaxConnections {
 		p.MaxIdle = p.MaxConnections
+	}
+	if p.MinIdle > p.MaxIdle {
+		return fmt.Errorf("pool: min_idle %d is more than max_idle %d", p.MinIdle, p.MaxIdle)
 	}
 	if p.IdleTimeout == 0 {
 		p.IdleTimeout = caddy.Duration(defaultPoolIdleTimeout)
@@ -117,6 +126,19 @@ type connPool struct {
 
 	borrows, creates, timeouts int64
 	resets                     atomic.Int64
+	// recent is how the last session that took a connection would have
+	// opened one, which min_idle opens more of.
+	recent poolRecipe
+}
+
+// poolRecipe is how to open one more connection like a session's (none
+// while cfg is nil).
+type poolRecipe struct {
+	key     poolKey
+	cred    credentials
+	opt     loginOptions
+	cfg     *Pool
+	timeout time.Duration
 }
 
 // PoolStatus is what the admin API shows of a backend's pool.
@@ -182,6 +204,7 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
 	for {
 		p.mu.Lock()
+		p.recent = poolRecipe{key: key, cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
 		b := p.take(key, cfg, time.Now(), p.open >= cfg.MaxConnections)
 		if b != nil {
 			b.owner, b.held = s, true
@@ -373,7 +396,7 @@ func (b *backendConn) putIdle(owner *session) {
 		return
 	}
 	p.busy--
-	b.held, b.owner = false, owner
+	b.held, b.owner, b.idleSince = false, owner, time.Now()
 	p.idle = append(p.idle, b)
 	p.wakeOne()
 	p.mu.Unlock()
@@ -455,13 +478,15 @@ func (n *node) sessionDefaults() string {
 }
 
 // reap closes idle connections past the idle timeout or lifetime of the
-// pool settings they were opened under.
+// pool settings they were opened under, and those the server closed (one
+// non-blocking look at each socket idle for staleAfter or longer).
 func (p *connPool) reap(now time.Time) {
 	p.mu.Lock()
 	var out []*backendConn
 	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
 		cfg := b.poolCfg
-		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime)
+		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) ||
+			now.Sub(b.idleSince) >= staleAfter && b.peerClosedOrTalked()
 		if old {
 			out = append(out, b)
 			b.owner = nil
@@ -475,5 +500,100 @@ func (p *connPool) reap(now time.Time) {
 	p.mu.Unlock()
 	for _, b := range out {
 		b.close()
+	}
+}
+
+// fill opens connections ahead of need while the pool has fewer idle ones
+// than the min_idle of the sessions that used it last, for their key.
+func (n *node) fill() {
+	p := &n.pool
+	for {
+		p.mu.Lock()
+		r := p.recent
+		if r.cfg == nil || r.cfg.MinIdle == 0 || p.open >= r.cfg.MaxConnections || n.down() {
+			p.mu.Unlock()
+			return
+		}
+		idle := 0
+		for _, b := range p.idle {
+			if b.key == r.key && b.clean && b.owner == nil {
+				idle++
+			}
+		}
+		if idle >= r.cfg.MinIdle {
+			p.mu.Unlock()
+			return
+		}
+		p.open++
+		p.busy++
+		p.creates++
+		p.mu.Unlock()
+		b, err := n.dial(r.key.replica, r.timeout, r.cred, r.opt)
+		if err != nil {
+			p.forgetOne()
+			return
+		}
+		b.pool, b.held, b.key, b.opened, b.poolCfg = p, true, r.key, time.Now(), r.cfg
+		// A reset brings it to the clean state of its key, as if a
+		// session had given it back.
+		if !b.resetForPool() {
+			b.drop()
+			return
+		}
+		b.putIdle(nil)
+	}
+}
+
+// prune closes the idle connections of users that keep says no config
+// pools for any more.
+func (p *connPool) prune(keep func(user string) bool) {
+	p.mu.Lock()
+	var out []*backendConn
+	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
+		if keep(b.key.user) {
+			return false
+		}
+		out = append(out, b)
+		b.owner = nil
+		p.open--
+		return true
+	})
+	if p.recent.cfg != nil && !keep(p.recent.key.user) {
+		p.recent = poolRecipe{}
+	}
+	p.mu.Unlock()
+	for _, b := range out {
+		b.close()
+	}
+}
+
+// prunePools closes the pooled idle connections that the servers of a
+// config that starts no longer pool: of users it no longer has, or on
+// servers that no longer pool; and puts the config's pool settings in
+// force for min_idle. Connections of the previous config's sessions still
+// running go when those sessions end.
+func prunePools(servers []*Server) {
+	pooled := map[*node]map[string]bool{}
+	for _, s := range servers {
+		for _, n := range s.nodes {
+			if pooled[n] == nil {
+				pooled[n] = map[string]bool{}
+			}
+			if s.Pool == nil {
+				continue
+			}
+			for name := range s.users {
+				pooled[n][name] = true
+			}
+			// min_idle follows the new settings at once.
+			n.pool.mu.Lock()
+			if r := &n.pool.recent; r.cfg != nil && s.users[r.key.user] != nil {
+				r.cfg = s.Pool
+			}
+			n.pool.mu.Unlock()
+		}
+	}
+	for n, users := range pooled {
+		n.pool.prune(func(user string) bool { return users[user] })
 	}
 }

@@ -162,7 +162,13 @@ func (srv *Server) serve(conn net.Conn) {
 		s.logger.Error("session failed on a bug in the proxy; only this session is closed",
 			zap.Any("panic", pe.value), zap.ByteString("stack", pe.stack))
 	}
-	s.logger.Info("session closed", zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
+	// One line per session at info level, at its end; its start is a debug
+	// line (connect-per-request clients open thousands a second).
+	user := zap.Skip()
+	if s.user != nil {
+		user = zap.String("user", s.user.name)
+	}
+	s.logger.Info("session closed", user, zap.String("reason", reason), zap.Duration("duration", time.Since(began)))
 }
 
 // run logs the client in and serves its commands. A panic in either ends
@@ -186,7 +192,7 @@ func (s *session) run() (err error) {
 	if err != nil {
 		return err
 	}
-	s.logger.Info("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
+	s.logger.Debug("session opened", zap.String("user", s.user.name), zap.String("db", s.loginDB))
 	sessionsByID.Store(s.id, s)
 	return s.loop()
 }

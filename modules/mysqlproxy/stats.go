@@ -108,6 +108,10 @@ type ServerStatus struct {
 	// Backends are the running config's backends, primary first (absent
 	// while no writable server is found).
 	Backends []BackendStatus `json:"backends,omitempty"`
+	// MultiplexingRatio is, when the server pools, its open client
+	// sessions per open connection of its backends' pools (pools are per
+	// backend: servers sharing a backend share its connections).
+	MultiplexingRatio *float64 `json:"multiplexing_ratio,omitempty"`
 }
 
 func setRunning(s *Server) {
@@ -193,10 +197,27 @@ func allStatus() map[string]ServerStatus {
 		status := ServerStatus{ServerStats: st.snapshot()}
 		if started := running[name]; len(started) > 0 {
 			status.Backends = started[len(started)-1].backendStatus()
+			status.MultiplexingRatio = multiplexingRatio(status)
 		}
 		out[name] = status
 	}
 	return out
+}
+
+// multiplexingRatio is a pooling server's client sessions per pooled
+// backend connection; nil without pooling or pooled connections.
+func multiplexingRatio(st ServerStatus) *float64 {
+	conns := 0
+	for _, b := range st.Backends {
+		if b.Pool != nil {
+			conns += b.Pool.Open
+		}
+	}
+	if conns == 0 {
+		return nil
+	}
+	r := float64(st.SessionsOpen) / float64(conns)
+	return &r
 }
 
 // kindCounts counts events of a fixed set of kinds (how sessions ended, why
