@@ -311,6 +311,22 @@ func TestMySQLMultiplexIdleClients(t *testing.T) {
 	workersDone.Wait()
 	elapsed := time.Since(begun)
 
+	// Every worker is done and no session is in a transaction: what the
+	// pools still lend out, idle sessions hold.
+	if backends, err := muxBackends(m.fd); err == nil {
+		for _, b := range backends {
+			t.Logf("workers done, %s %s: pool %+v", b.Role, b.Address, *b.Pool)
+		}
+	}
+	if body, err := m.fd.AdminGet("/mysql/servers"); err == nil {
+		var servers map[string]struct {
+			Ratio *float64 `json:"multiplexing_ratio"`
+		}
+		if json.Unmarshal(body, &servers) == nil && servers["main"].Ratio != nil {
+			t.Logf("workers done, the admin API's multiplexing_ratio: %.1f", *servers["main"].Ratio)
+		}
+	}
+
 	// Every session is still usable, the ones no worker touched included.
 	var checks sync.WaitGroup
 	for g := range workers {
@@ -327,14 +343,6 @@ func TestMySQLMultiplexIdleClients(t *testing.T) {
 	checks.Wait()
 	peaks.finish(m.fd, c)
 	stopped = true
-	// Every worker is done and no session is in a transaction: what the
-	// pools still lend out, idle sessions hold.
-	if backends, err := muxBackends(m.fd); err == nil {
-		for _, b := range backends {
-			t.Logf("at the end, %s %s: pool %+v", b.Role, b.Address, *b.Pool)
-		}
-	}
-
 	if failed > 0 {
 		t.Errorf("%d client errors, the first %d:\n%s", failed, len(failures), strings.Join(failures, "\n"))
 	} else {
