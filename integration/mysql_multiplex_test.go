@@ -726,20 +726,32 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		a.want(t, "SELECT FOUND_ROWS()", "3")
 	})
 
-	t.Run("an idle session after a write", func(t *testing.T) {
-		// a's autocommit UPDATE has ended; a sends nothing more for now.
-		// An application's connection pool leaves most sessions so, and
-		// they must not hold the primary connection from the others.
-		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
-		if ok, err := a.exec("UPDATE iso SET note = 'idle a' WHERE id = 1"); err != nil || ok.AffectedRows != 1 {
-			t.Fatalf("a: UPDATE: %+v, %v", ok, err)
+	t.Run("an idle session", func(t *testing.T) {
+		// a's statement has ended; a sends nothing more for now. An
+		// application's connection pool leaves most sessions so, and they
+		// must not hold the primary connection from the others, whatever
+		// their last statement left to ask about.
+		total, err := c.Primary.QueryString("SELECT COUNT(*) FROM " + harness.TestDatabase + ".iso")
+		if err != nil {
+			t.Fatal(err)
 		}
-		b.want(t, "SELECT /* frontdesk:primary */ 'b while a idles'", "b while a idles")
-		if _, err := b.exec("UPDATE iso SET note = 'b while a idles' WHERE id = 2"); err != nil {
-			t.Errorf("b's write while a idles: %v", err)
+		for _, idle := range []struct{ name, sql, ask, answer string }{
+			{"after a write", "UPDATE iso SET note = 'idle a' WHERE id = 1", "SELECT ROW_COUNT()", "1"},
+			{"after a warning", "SELECT /* frontdesk:primary */ CAST('idle a' AS SIGNED)", "SELECT @@warning_count", "1"},
+			{"after SQL_CALC_FOUND_ROWS", "SELECT /* frontdesk:primary */ SQL_CALC_FOUND_ROWS id FROM iso LIMIT 1",
+				"SELECT FOUND_ROWS()", total},
+		} {
+			t.Run(idle.name, func(t *testing.T) {
+				a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
+				a.must(t, idle.sql)
+				b.want(t, "SELECT /* frontdesk:primary */ 'b while a idles'", "b while a idles")
+				if _, err := b.exec("UPDATE iso SET note = 'b while a idles' WHERE id = 2"); err != nil {
+					t.Errorf("b's write while a idles: %v", err)
+				}
+				// a still gets its own answer.
+				a.want(t, idle.ask, idle.answer)
+			})
 		}
-		// a still gets its own answer.
-		a.want(t, "SELECT ROW_COUNT()", "1")
 	})
 
 	t.Run("last insert id", func(t *testing.T) {
