@@ -24,11 +24,23 @@ import (
 // sessionsByID finds a live, logged-in session by its id, across servers.
 var sessionsByID sync.Map // uint32 -> *session
 
-// backendIdent is what a KILL needs of a backend connection; it never
-// changes, so other sessions may read it while the connection is in use.
+// backendIdent is what a KILL needs of a backend connection; node and
+// threadID never change, so other sessions may read them while the
+// connection is in use. A KILL QUERY holds mu while it runs, and a session
+// takes mu to end its statement: a pooled connection cannot pass to
+// another session while a KILL meant for this one is on its way.
 type backendIdent struct {
 	node     *node
 	threadID uint32
+	mu       sync.Mutex
+}
+
+// endRunning marks the end of the session's statement on the connection
+// of ident.
+func (s *session) endRunning(ident *backendIdent) {
+	ident.mu.Lock()
+	s.running.Store(nil)
+	ident.mu.Unlock()
 }
 
 // kill carries out KILL [QUERY | CONNECTION] id.
@@ -96,6 +108,11 @@ func (s *session) killStatement(t *session) error {
 	}
 	defer b.close()
 	b.conn.SetDeadline(time.Now().Add(timeout))
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	if t.running.Load() != at {
+		return nil // the statement ended meanwhile
+	}
 	err = b.run(append([]byte{wire.ComQuery}, "KILL QUERY "+strconv.FormatUint(uint64(at.threadID), 10)...))
 	if se, ok := err.(*wire.SQLError); ok && se.Code == wire.ERNoSuchThread {
 		return nil // the statement ended meanwhile

@@ -36,7 +36,7 @@ func (s *session) relay(b *backendConn, payload []byte) (reply, error) {
 		return r, nil // a command without a reply
 	}
 	s.running.Store(b.ident)
-	defer s.running.Store(nil)
+	defer s.endRunning(b.ident)
 	n.inFlight.Add(1)
 	defer n.inFlight.Add(-1)
 	w := wire.NewWalker(shape, b.caps)

@@ -143,6 +143,42 @@ func TestWalkerQuery(t *testing.T) {
 	}
 }
 
+// TestWalkerLeftovers checks what a reply leaves for the next statement to
+// ask about, from OK and EOF packets of either framing.
+func TestWalkerLeftovers(t *testing.T) {
+	ac := StatusAutocommit
+	cases := []struct {
+		name  string
+		caps  uint64
+		steps []step
+		want  Leftovers
+	}{
+		{"plain select", capsEOF, []step{
+			{[]byte{1}, 0, PacketColumnCount}, {colPkt("a"), 0, PacketColumnDef}, {eofPkt(ac), 0, PacketEOF},
+			{textRow("1"), 0, PacketRow}, {eofPkt(ac), 0, PacketEOF},
+		}, 0},
+		{"select with warnings, eof", capsEOF, []step{
+			{[]byte{1}, 0, PacketColumnCount}, {colPkt("a"), 0, PacketColumnDef}, {eofPkt(ac), 0, PacketEOF},
+			{textRow("1"), 0, PacketRow}, {EOF{Warnings: 2, Status: ac}.Append(nil), 0, PacketEOF},
+		}, LeftWarnings},
+		{"select with warnings, deprecate eof", capsNoEOF, []step{
+			{[]byte{1}, 0, PacketColumnCount}, {colPkt("a"), 0, PacketColumnDef},
+			{(&OK{Header: HeaderEOF, Status: ac, Warnings: 1}).Append(nil, ClientProtocol41), 0, PacketEOF},
+		}, LeftWarnings},
+		{"insert with an id", capsEOF, []step{
+			{(&OK{AffectedRows: 1, LastInsertID: 7, Status: ac}).Append(nil, ClientProtocol41), 0, PacketOK},
+		}, LeftAffectedRows | LeftInsertID},
+		{"set", capsEOF, []step{{(&OK{Status: ac}).Append(nil, ClientProtocol41), 0, PacketOK}}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if w := walk(t, ShapeQuery, c.caps, c.steps); w.Leftovers() != c.want {
+				t.Errorf("leftovers %b, want %b", w.Leftovers(), c.want)
+			}
+		})
+	}
+}
+
 func repeatStep(s step, n int) []step {
 	out := make([]step, n)
 	for i := range out {
