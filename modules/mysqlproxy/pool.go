@@ -13,14 +13,17 @@ import (
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
-// Pool keeps backend connections open between client sessions, so that an
-// application that connects for every request (PHP-FPM, serverless
-// functions, short scripts) pays no backend login: a session's connections
-// go back to the pool when it ends, reset to a clean state
-// (COM_RESET_CONNECTION: variables, temporary tables, locks, open
-// transactions and prepared statements are gone; the database and
-// character set are those of the login), and the next session with the
-// same user, database, character set and client capabilities takes one.
+// Pool shares backend connections between client sessions. An application
+// that connects for every request (PHP-FPM, serverless functions, short
+// scripts) pays no backend login, and many mostly idle clients hold few
+// server connections: a session holds a connection only while a statement,
+// a transaction, or state that cannot be replayed (temporary tables,
+// locks, a cursor) needs it, and parks it in the pool between commands
+// (multiplexing). A session takes back the connection it parked unless
+// another took it; any other connection is given the session's state first
+// (the session log replayed, sql_mode set), after a COM_RESET_CONNECTION if
+// another session left its state on it. Connections go to sessions with
+// the same user, login database, character set and client capabilities.
 // Pools belong to the backends and outlive config reloads.
 type Pool struct {
 	// MaxConnections bounds the connections the proxy holds open to each
