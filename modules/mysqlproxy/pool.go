@@ -418,7 +418,11 @@ func (b *backendConn) reclaim(s *session) bool {
 	if b.owner != s || b.held {
 		return false
 	}
-	i := slices.Index(p.idle, b)
+	// Parked moments ago, most likely: look from the most recent end.
+	i := len(p.idle) - 1
+	for i >= 0 && p.idle[i] != b {
+		i--
+	}
 	if i < 0 {
 		return false
 	}

@@ -53,6 +53,9 @@ type stmtTable struct {
 	// bytes is the size of the statements' texts, which the table keeps
 	// to prepare them again on other connections.
 	bytes int
+	// longDataSent is set when long data was sent, until longDataOn finds
+	// none pending: most sessions never send any, and pay nothing.
+	longDataSent bool
 }
 
 func (t *stmtTable) get(id uint32) *preparedStmt {
@@ -79,11 +82,19 @@ func (t *stmtTable) reset() { t.byID, t.bytes = nil, 0 }
 // longDataOn reports whether a statement's long data waits on b for its
 // execute.
 func (t *stmtTable) longDataOn(b *backendConn) bool {
+	if !t.longDataSent {
+		return false
+	}
+	pending := false
 	for _, st := range t.byID {
-		if st.pendingLongData(b) {
-			return true
+		if st.longData {
+			pending = true
+			if st.last == b {
+				return true
+			}
 		}
 	}
+	t.longDataSent = pending
 	return false
 }
 
@@ -362,6 +373,7 @@ func (s *session) stmtSendLongData(p []byte) error {
 		return s.lostQuietly(b, err)
 	}
 	st.last, st.longData = b, true
+	s.stmts.longDataSent = true
 	return nil
 }
 
