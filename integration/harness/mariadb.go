@@ -212,6 +212,15 @@ func (s *MariaDB) Kill() {
 // Running reports whether the server process is up.
 func (s *MariaDB) Running() bool { return s.proc != nil && !s.proc.Exited() }
 
+// PID is the server process's id (0 while it is not running), for
+// benchmarks that measure its CPU time.
+func (s *MariaDB) PID() int {
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.PID()
+}
+
 // Addr is the server's TCP address.
 func (s *MariaDB) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 

@@ -309,15 +309,20 @@ func (n *node) dialForPool(s *session, replica bool, opt loginOptions) (*backend
 // Connections past their lifetime are closed on the way. Called with p.mu
 // held.
 func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *backendConn {
+	// From the most recently given back: the first clean one nobody owns
+	// ends the search; otherwise the last seen of the other kinds is the
+	// longest parked.
 	best, bestRank := -1, 0
-	for i := 0; i < len(p.idle); i++ {
+	for i := len(p.idle) - 1; i >= 0; i-- {
 		b := p.idle[i]
 		if b.key != key {
 			continue
 		}
 		if now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) {
 			p.idle = slices.Delete(p.idle, i, i+1)
-			i--
+			if best > i {
+				best--
+			}
 			b.owner = nil
 			p.open--
 			go b.close()
@@ -326,13 +331,16 @@ func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *back
 		rank := 0
 		switch {
 		case b.clean && b.owner == nil:
-			rank = 3
+			best, bestRank = i, 3
 		case b.clean:
 			rank = 2
 		case dirty:
 			rank = 1
 		}
-		if rank > bestRank || rank == 3 {
+		if bestRank == 3 {
+			break
+		}
+		if rank >= bestRank && rank > 0 {
 			best, bestRank = i, rank
 		}
 	}

@@ -3,7 +3,6 @@ package mysqlproxy
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -37,9 +36,18 @@ var trackingSetup = append([]byte{wire.ComQuery},
 	"SET @@session.session_track_system_variables = CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), "+
 		"'last_gtid,sql_mode,character_set_client,wait_timeout'), @@session.session_track_state_change = ON"...)
 
-// sqlModePattern is the form of every sql_mode value the server reports;
-// only such text is ever put into a SET of sql_mode.
-var sqlModePattern = regexp.MustCompile(`^[A-Z0-9_,]*$`)
+// sqlModeForm reports whether v has the form of every sql_mode value a
+// server reports (upper-case words, digits, '_' and ','); only such text is
+// ever put into a SET of sql_mode.
+func sqlModeForm(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ',') {
+			return false
+		}
+	}
+	return true
+}
 
 // ansiQuotesModes are the sql_mode words that turn ANSI_QUOTES on: the mode
 // itself and the combination modes that include it.
@@ -52,21 +60,12 @@ type sqlMode struct {
 	// known is false until a server reported it, and again after a change
 	// the proxy could not follow.
 	known bool
+	// lex are the classifier's options under it, worked out once.
+	lex classify.Options
 }
 
 // lexOptions are the classifier's options under mode m.
-func (m sqlMode) lexOptions() classify.Options {
-	var opt classify.Options
-	for _, w := range strings.Split(m.value, ",") {
-		switch {
-		case w == "NO_BACKSLASH_ESCAPES":
-			opt.NoBackslashEscapes = true
-		case containsWord(ansiQuotesModes, w):
-			opt.AnsiQuotes = true
-		}
-	}
-	return opt
-}
+func (m sqlMode) lexOptions() classify.Options { return m.lex }
 
 func containsWord(words []string, w string) bool {
 	for _, x := range words {
@@ -81,7 +80,16 @@ func containsWord(words []string, w string) bool {
 // the form servers report.
 func newSQLMode(v string) sqlMode {
 	v = strings.ToUpper(v)
-	return sqlMode{value: v, known: sqlModePattern.MatchString(v)}
+	m := sqlMode{value: v, known: sqlModeForm(v)}
+	for w := range strings.SplitSeq(v, ",") {
+		switch {
+		case w == "NO_BACKSLASH_ESCAPES":
+			m.lex.NoBackslashEscapes = true
+		case containsWord(ansiQuotesModes, w):
+			m.lex.AnsiQuotes = true
+		}
+	}
+	return m
 }
 
 // setStatement returns the COM_QUERY that sets a connection's sql_mode to m.
