@@ -187,7 +187,7 @@ func (s *session) takeBack(b *backendConn) bool {
 // between commands, owned by the session still, unless something ties the
 // session to them: a transaction, a pin, a cursor, pending long data, an
 // insert's LAST_INSERT_ID on the primary, or answers about the last
-// statement (warnings, affected rows, FOUND_ROWS) the next one may ask for.
+// statement (warnings, SQL_CALC_FOUND_ROWS) the next one may ask for.
 func (s *session) parkConnections() {
 	if s.srv.Pool == nil {
 		return

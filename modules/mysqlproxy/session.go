@@ -67,7 +67,7 @@ type session struct {
 	last *backendConn
 	// keep is a connection the session keeps for its next command, whose
 	// last reply left answers the next statement may ask for (warnings,
-	// affected rows, SQL_CALC_FOUND_ROWS); keepPrimary keeps the primary
+	// SQL_CALC_FOUND_ROWS); keepPrimary keeps the primary
 	// connection for good once an insert generated an id there
 	// (LAST_INSERT_ID() lives on it); sticky keeps every connection, once
 	// the session opened a cursor.

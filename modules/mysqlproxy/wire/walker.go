@@ -152,7 +152,7 @@ type Walker struct {
 }
 
 // Leftovers are what a reply leaves on its connection that a following
-// statement may ask about: SHOW WARNINGS and @@warning_count, ROW_COUNT(),
+// statement may ask about: SHOW WARNINGS and @@warning_count,
 // LAST_INSERT_ID(). A proxy that shares connections between clients keeps
 // a connection with leftovers for the client that may ask.
 type Leftovers uint8
@@ -161,8 +161,6 @@ type Leftovers uint8
 const (
 	// LeftWarnings: an OK or EOF packet reported warnings.
 	LeftWarnings Leftovers = 1 << iota
-	// LeftAffectedRows: an OK packet reported affected rows.
-	LeftAffectedRows
 	// LeftInsertID: an OK packet reported a generated (or given)
 	// AUTO_INCREMENT value.
 	LeftInsertID
@@ -436,9 +434,6 @@ func (w *Walker) setOKStatus(prefix []byte) error {
 		return fmt.Errorf("mysql response: OK packet prefix of %d bytes lacks the status flags", len(prefix))
 	}
 	w.status = binary.LittleEndian.Uint16(prefix[off:])
-	if counts[0] != 0 {
-		w.leftovers |= LeftAffectedRows
-	}
 	if counts[1] != 0 {
 		w.leftovers |= LeftInsertID
 	}

@@ -167,7 +167,8 @@ func TestWalkerLeftovers(t *testing.T) {
 		}, LeftWarnings},
 		{"insert with an id", capsEOF, []step{
 			{(&OK{AffectedRows: 1, LastInsertID: 7, Status: ac}).Append(nil, ClientProtocol41), 0, PacketOK},
-		}, LeftAffectedRows | LeftInsertID},
+		}, LeftInsertID},
+		{"update", capsEOF, []step{{okPkt(ac), 0, PacketOK}}, 0},
 		{"set", capsEOF, []step{{(&OK{Status: ac}).Append(nil, ClientProtocol41), 0, PacketOK}}, 0},
 	}
 	for _, c := range cases {
