@@ -70,7 +70,8 @@ type backendConn struct {
 	clean bool
 	// resultsOf is the session whose statement ran on it last: what
 	// FOUND_ROWS(), ROW_COUNT() and SHOW WARNINGS answer is that session's.
-	resultsOf *session
+	// insertOf is the session whose LAST_INSERT_ID() it holds.
+	resultsOf, insertOf *session
 }
 
 // credentials are what a backend login needs: the user name, and SHA1 of the

@@ -117,6 +117,10 @@ func (s *session) primaryConn() (*backendConn, error) {
 		b.close()
 		return nil, &backendError{b.addr, fmt.Errorf("restoring the session: %w", err)}
 	}
+	if err := s.restoreInsertID(b); err != nil {
+		b.close()
+		return nil, &backendError{b.addr, fmt.Errorf("restoring LAST_INSERT_ID(): %w", err)}
+	}
 	s.primary, s.ownPrimary = b, b
 	return b, nil
 }
@@ -185,14 +189,16 @@ func (s *session) takeBack(b *backendConn) bool {
 
 // parkConnections gives the session's connections back to the pool
 // between commands, owned by the session still, unless something ties the
-// session to them: a transaction, a pin, a cursor, pending long data, an
-// insert's LAST_INSERT_ID on the primary, or answers about the last
-// statement (warnings, SQL_CALC_FOUND_ROWS) the next one may ask for.
+// session to them: a transaction, a pin, a cursor, pending long data. A
+// connection with answers the session may still ask for (warnings,
+// SQL_CALC_FOUND_ROWS, LAST_INSERT_ID()) is parked as not clean: other
+// sessions take it only when the pool is full, and then reset it (and
+// hand the session its LAST_INSERT_ID first).
 func (s *session) parkConnections() {
 	if s.srv.Pool == nil {
 		return
 	}
-	if b := s.primary; b != nil && !s.pinned && !s.keepPrimary && !s.tiedTo(b) {
+	if b := s.primary; b != nil && !s.pinned && !s.tiedTo(b) {
 		s.primary = nil
 		b.park()
 	}
@@ -204,7 +210,7 @@ func (s *session) parkConnections() {
 
 // tiedTo reports whether the session's next command may need b itself.
 func (s *session) tiedTo(b *backendConn) bool {
-	return s.sticky || b == s.keep || b.inTransaction() || s.stmts.longDataOn(b)
+	return s.sticky || b.inTransaction() || s.stmts.longDataOn(b)
 }
 
 // errNoPrimary says that no backend takes writes now.
@@ -338,9 +344,6 @@ func (s *session) discard(b *backendConn, touched bool, err error) error {
 func (s *session) forget(b *backendConn) {
 	if s.last == b {
 		s.last = nil
-	}
-	if s.keep == b {
-		s.keep = nil
 	}
 	if s.ownPrimary == b {
 		s.ownPrimary = nil

@@ -3,12 +3,14 @@ package mysqlproxy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
@@ -210,10 +212,12 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 		p.recent = poolRecipe{key: key, cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
 		b := p.take(key, cfg, time.Now(), p.open >= cfg.MaxConnections)
 		if b != nil {
+			handoff := b.takeInsertID(s)
 			b.owner, b.held = s, true
 			p.busy++
 			p.borrows++
 			p.mu.Unlock()
+			handoff.read(b)
 			if b.closedByServer() {
 				// The server ended it while it sat in the pool (a restart,
 				// wait_timeout, KILL): take another.
@@ -478,7 +482,7 @@ func (b *backendConn) resetForPool() bool {
 		}
 	}
 	b.mode = newSQLMode(mode)
-	b.replayed, b.status, b.clean, b.resultsOf = 0, wire.StatusAutocommit, true, nil
+	b.replayed, b.status, b.clean, b.resultsOf, b.insertOf = 0, wire.StatusAutocommit, true, nil, nil
 	b.pool.resets.Add(1)
 	return true
 }
@@ -611,4 +615,62 @@ func prunePools(servers []*Server) {
 	for n, users := range pooled {
 		n.pool.prune(func(user string) bool { return users[user] })
 	}
+}
+
+// insertHandoff brings a session the LAST_INSERT_ID() of a pooled
+// connection that another session took from it: the taker reads it before
+// the reset, and the session sets it on the connection it gets next.
+type insertHandoff struct {
+	done  chan struct{}
+	value string
+	err   error
+}
+
+// takeInsertID starts a handoff when session s takes b while b holds
+// another session's LAST_INSERT_ID(); nil otherwise. Called with the
+// pool's mu held, so that the other session, which looks for its handoff
+// after failing to reclaim b under the same lock, always finds it.
+func (b *backendConn) takeInsertID(s *session) *insertHandoff {
+	o := b.insertOf
+	if o == nil || o == s {
+		return nil
+	}
+	h := &insertHandoff{done: make(chan struct{})}
+	o.lostInsertID.Store(h)
+	b.insertOf = nil
+	return h
+}
+
+// read reads the LAST_INSERT_ID() that b holds for the handoff.
+func (h *insertHandoff) read(b *backendConn) {
+	if h == nil {
+		return
+	}
+	defer close(h.done)
+	h.value, h.err = b.queryValue("SELECT LAST_INSERT_ID()")
+	if h.err == nil {
+		if _, err := strconv.ParseUint(h.value, 10, 64); err != nil {
+			h.err = fmt.Errorf("LAST_INSERT_ID() read %q", h.value)
+		}
+	}
+}
+
+// restoreInsertID gives primary connection b, which the session just got,
+// the LAST_INSERT_ID() that another session took away with the session's
+// previous connection.
+func (s *session) restoreInsertID(b *backendConn) error {
+	h := s.lostInsertID.Swap(nil)
+	if h == nil {
+		return nil
+	}
+	<-h.done
+	if h.err != nil {
+		s.logger.Warn("LAST_INSERT_ID() was lost with a pooled connection that another session took", zap.Error(h.err))
+		return nil
+	}
+	if h.value == "0" {
+		return nil
+	}
+	b.clean, b.insertOf = false, s
+	return b.run(fmt.Appendf([]byte{wire.ComQuery}, "SET @@session.last_insert_id = %s", h.value))
 }

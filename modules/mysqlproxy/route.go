@@ -95,9 +95,10 @@ func (s *session) target(res classify.Result) (*backendConn, error) {
 	case s.pinned || res.Route == classify.Primary:
 		return s.primaryConn()
 	case res.Route == classify.Previous:
-		if res.Has(classify.LastInsertID) && s.primary != nil {
-			// Only the primary connection ever inserted anything.
-			return s.primary, nil
+		if res.Has(classify.LastInsertID) && s.inserted {
+			// Only a primary connection ever inserted anything, and the
+			// session's holds its LAST_INSERT_ID.
+			return s.primaryConn()
 		}
 		if s.last != nil && s.takeBack(s.last) {
 			return s.last, nil
@@ -201,7 +202,8 @@ func (s *session) failed(b *backendConn, touched bool, err error) error {
 func (s *session) done(b *backendConn, res classify.Result, r reply) {
 	s.last = b
 	if res.Has(classify.CalcFoundRows) {
-		s.keep = b
+		// FOUND_ROWS() is asked next: others take the connection last.
+		b.clean = false
 	}
 	if b.replica {
 		s.srv.stats.toReplica.Add(1)

@@ -65,15 +65,14 @@ type session struct {
 	// last ran the previous statement: per-connection answers
 	// (LAST_INSERT_ID(), FOUND_ROWS(), SHOW WARNINGS) go there.
 	last *backendConn
-	// keep is a connection the session keeps for its next command, whose
-	// last reply left answers the next statement may ask for (warnings,
-	// SQL_CALC_FOUND_ROWS); keepPrimary keeps the primary
-	// connection for good once an insert generated an id there
-	// (LAST_INSERT_ID() lives on it); sticky keeps every connection, once
-	// the session opened a cursor.
-	keep        *backendConn
-	keepPrimary bool
-	sticky      bool
+	// sticky keeps every connection, once the session opened a cursor.
+	sticky bool
+	// inserted is set once an insert generated an id for the session:
+	// LAST_INSERT_ID() asks the primary connection that holds it, and
+	// lostInsertID brings it over when another session takes that
+	// connection (pool.go).
+	inserted     bool
+	lostInsertID atomic.Pointer[insertHandoff]
 	// pinned binds the session to the primary connection for good: it holds
 	// state that cannot be reproduced elsewhere (temporary tables, locks).
 	pinned bool
@@ -390,8 +389,9 @@ func (s *session) closeBackends() {
 			b.release()
 		}
 	}
-	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last, s.keep = nil, nil, nil, nil, nil, nil
-	s.keepPrimary, s.sticky = false, false
+	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last = nil, nil, nil, nil, nil
+	s.sticky, s.inserted = false, false
+	s.lostInsertID.Store(nil)
 }
 
 // stop ends the session now if it waits for a command, else when the

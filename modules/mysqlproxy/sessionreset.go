@@ -47,8 +47,9 @@ func (s *session) resetConnection(p []byte) error {
 	}
 	s.log.reset()
 	s.stmts.reset()
-	s.pinned, s.noReplica, s.last, s.keep = false, false, nil, nil
-	s.keepPrimary, s.sticky = false, false
+	s.pinned, s.noReplica, s.last = false, false, nil
+	s.sticky, s.inserted = false, false
+	s.lostInsertID.Store(nil)
 	s.charsetUnsafe = false // the server is back to the login's character set
 	s.setClientWaitTimeout("0")
 	if s.db != s.loginDB {

@@ -78,13 +78,14 @@ func (s *session) relay(b *backendConn, payload []byte) (reply, error) {
 		// Replies without a status (COM_STATISTICS, ERR) leave it as it was.
 		b.status = w.Status()
 	}
-	b.resultsOf, s.keep = s, nil
+	b.resultsOf = s
 	if left := w.Leftovers(); left != 0 {
-		// The next statement may ask about this one's results.
-		s.keep = b
+		// The next statement may ask about this one's results: other
+		// sessions take the connection last.
+		b.clean = false
 		if left&wire.LeftInsertID != 0 && !b.replica {
 			// LAST_INSERT_ID() answers it until the next insert.
-			s.keepPrimary, b.clean = true, false
+			s.inserted, b.insertOf = true, s
 		}
 	}
 	b.idleSince = time.Now()
