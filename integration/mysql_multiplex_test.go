@@ -535,6 +535,10 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		s.LogStatements()
 	}
 	m := proxyFor(t, c, "pool {\n\t\t\t\tmax_connections 1\n\t\t\t\twait_timeout 2s\n\t\t\t}")
+	// Room for two sessions' connections per backend: a connection
+	// parked with answers its session may ask for is taken by another
+	// session only when the pool is full.
+	m2 := proxyFor(t, c, "pool {\n\t\t\t\tmax_connections 2\n\t\t\t\twait_timeout 2s\n\t\t\t}")
 	setup := dialMux(t, m.addr, "setup")
 	setup.must(t, "CREATE TABLE iso (id INT PRIMARY KEY, note VARCHAR(64))")
 	setup.must(t, "INSERT INTO iso SELECT seq, 'seed' FROM seq_1_to_5")
@@ -642,83 +646,132 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 	})
 
 	t.Run("per-connection answers", func(t *testing.T) {
-		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
-		total := a.must(t, "SELECT /* frontdesk:primary */ COUNT(*) FROM iso")[0]
+		// b runs statements with answers of its own in a loop, from
+		// another goroutine, while a runs its own (bounded). With a
+		// connection each (m2) every answer is the session's own. With
+		// one shared connection (m) the pool is always full, so the other
+		// session may take a connection parked with answers, reset first:
+		// SHOW WARNINGS, FOUND_ROWS() and ROW_COUNT() then read a reset
+		// connection's answers (README), never the other session's. a and
+		// b leave different ones: a's warnings name a's markers, a's
+		// FOUND_ROWS() is the table's size and b's 2, a's UPDATE changes
+		// two rows and b's one.
+		total, err := c.Primary.QueryString("SELECT COUNT(*) FROM " + harness.TestDatabase + ".iso")
+		if err != nil {
+			t.Fatal(err)
+		}
 		c.WaitReplicated()
-		// b runs statements with answers of its own, in a loop, until a is
-		// done (bounded), and checks them. Warnings and SQL_CALC_FOUND_ROWS
-		// keep the connection for the next statement, so those answers are
-		// exact; ROW_COUNT() is not kept for (README), so it is the
-		// session's own or, when the other took the connection in between,
-		// a reset connection's -1, never the other's: a changes two rows,
-		// b one.
-		var freshB atomic.Int64
-		done := make(chan struct{})
-		var bErrs []string
-		bDone := make(chan struct{})
-		go func() {
-			defer close(bDone)
-			fail := func(format string, args ...any) {
-				if len(bErrs) < 10 {
-					bErrs = append(bErrs, fmt.Sprintf(format, args...))
+		for _, shared := range []struct {
+			name  string
+			m     *mysqlProxy
+			exact bool
+		}{{"a connection each", m2, true}, {"one shared connection", m, false}} {
+			t.Run(shared.name, func(t *testing.T) {
+				a, b := dialMux(t, shared.m.addr, "a"), dialMux(t, shared.m.addr, "b")
+				// answer checks one answer: the session's own, or where
+				// allowed a reset connection's, which is counted.
+				var mu sync.Mutex
+				var problems []string
+				fresh := map[string]int{}
+				answer := func(who, what, got, own, others string, ok bool) {
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case got == own:
+					case ok && !shared.exact && got != others:
+						fresh[who+" "+what]++
+					default:
+						if len(problems) < 20 {
+							problems = append(problems, fmt.Sprintf("%s: %s = %s, want its own %s (the other session's is %s)", who, what, got, own, others))
+						}
+					}
 				}
-			}
-			for i := 0; i < 2000; i++ {
-				select {
-				case <-done:
-					return
-				default:
+				warning := func(rows [][]string, marker string) string {
+					if len(rows) == 1 && len(rows[0]) == 3 && strings.Contains(rows[0][2], "'"+marker+"'") {
+						return marker
+					}
+					return fmt.Sprintf("%q", rows)
 				}
-				if _, err := b.query("SELECT SQL_CALC_FOUND_ROWS id FROM iso WHERE id <= 2 LIMIT 1"); err != nil {
-					fail("b: SQL_CALC_FOUND_ROWS: %v", err)
-				} else if got, err := b.query("SELECT FOUND_ROWS()"); err != nil || len(got) != 1 || got[0] != "2" {
-					fail("b: FOUND_ROWS() = %q (%v), want 2", got, err)
+				done := make(chan struct{})
+				var bErrs []string
+				bDone := make(chan struct{})
+				go func() {
+					defer close(bDone)
+					fail := func(format string, args ...any) {
+						if len(bErrs) < 10 {
+							bErrs = append(bErrs, fmt.Sprintf(format, args...))
+						}
+					}
+					for i := 0; i < 2000; i++ {
+						select {
+						case <-done:
+							return
+						default:
+						}
+						if _, err := b.query("SELECT SQL_CALC_FOUND_ROWS id FROM iso WHERE id <= 2 LIMIT 1"); err != nil {
+							fail("b: SQL_CALC_FOUND_ROWS: %v", err)
+						} else if got, err := b.query("SELECT FOUND_ROWS()"); err != nil || len(got) != 1 {
+							fail("b: FOUND_ROWS() = %q (%v)", got, err)
+						} else {
+							answer("b", "FOUND_ROWS()", got[0], "2", total, true)
+						}
+						hint := []string{"", "/* frontdesk:primary */ "}[i%2]
+						marker := fmt.Sprintf("mux-b-%d", i)
+						if _, err := b.query(hint + "SELECT CAST('" + marker + "' AS SIGNED)"); err != nil {
+							fail("b: %v", err)
+						} else if w, err := b.rows("SHOW WARNINGS"); err != nil {
+							fail("b: SHOW WARNINGS: %v", err)
+						} else {
+							answer("b", "SHOW WARNINGS", warning(w, marker), marker, "a's", len(w) == 0)
+						}
+						if ok, err := b.exec(fmt.Sprintf("UPDATE iso SET note = 'b%d' WHERE id = 3", i)); err != nil || ok.AffectedRows != 1 {
+							fail("b: UPDATE: %+v, %v", ok, err)
+						} else if got, err := b.query("SELECT ROW_COUNT()"); err != nil || len(got) != 1 {
+							fail("b: ROW_COUNT() = %q (%v)", got, err)
+						} else {
+							answer("b", "ROW_COUNT()", got[0], "1", "2", got[0] == "-1")
+						}
+					}
+				}()
+				const rounds = 30
+				calc, found := "mxpc-calc-"+strings.ReplaceAll(shared.name, " ", "-"), "mxpc-found-"+strings.ReplaceAll(shared.name, " ", "-")
+				for i := range rounds {
+					a.must(t, "SELECT SQL_CALC_FOUND_ROWS /* "+calc+" */ id FROM iso ORDER BY id LIMIT 1")
+					if got, err := a.query("SELECT /* " + found + " */ FOUND_ROWS()"); err != nil || len(got) != 1 {
+						t.Errorf("a: FOUND_ROWS() = %q (%v)", got, err)
+					} else {
+						answer("a", "FOUND_ROWS()", got[0], total, "2", true)
+					}
+					hint := []string{"", "/* frontdesk:primary */ "}[i%2]
+					marker := fmt.Sprintf("mux-a-%d", i)
+					a.must(t, hint+"SELECT CAST('"+marker+"' AS SIGNED)")
+					if w, err := a.rows("SHOW WARNINGS"); err != nil {
+						t.Errorf("a: SHOW WARNINGS: %v", err)
+					} else {
+						answer("a", "SHOW WARNINGS", warning(w, marker), marker, "b's", len(w) == 0)
+					}
+					ok, err := a.exec(fmt.Sprintf("UPDATE iso SET note = 'a%d' WHERE id IN (4, 5)", i))
+					if err != nil || ok.AffectedRows != 2 {
+						t.Errorf("a: UPDATE of two rows: %+v, %v", ok, err)
+					}
+					if got, err := a.query("SELECT ROW_COUNT()"); err != nil || len(got) != 1 {
+						t.Errorf("a: ROW_COUNT() = %q (%v)", got, err)
+					} else {
+						answer("a", "ROW_COUNT()", got[0], "2", "1", got[0] == "-1")
+					}
 				}
-				hint := []string{"", "/* frontdesk:primary */ "}[i%2]
-				marker := fmt.Sprintf("mux-b-%d", i)
-				if _, err := b.query(hint + "SELECT CAST('" + marker + "' AS SIGNED)"); err != nil {
-					fail("b: %v", err)
-				} else if w, err := b.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || !strings.Contains(w[0][2], "'"+marker+"'") {
-					fail("b: SHOW WARNINGS after %s = %q (%v), want its own warning", marker, w, err)
+				close(done)
+				<-bDone
+				for _, e := range append(bErrs, problems...) {
+					t.Error(e)
 				}
-				if ok, err := b.exec(fmt.Sprintf("UPDATE iso SET note = 'b%d' WHERE id = 3", i)); err != nil || ok.AffectedRows != 1 {
-					fail("b: UPDATE: %+v, %v", ok, err)
-				} else if got, err := b.query("SELECT ROW_COUNT()"); err != nil || len(got) != 1 || got[0] != "1" && got[0] != "-1" {
-					fail("b: ROW_COUNT() = %q (%v), want b's own 1 or a reset connection's -1", got, err)
-				} else if got[0] == "-1" {
-					freshB.Add(1)
+				t.Logf("answers read on a reset connection: %v", fresh)
+				if shared.exact {
+					shared.m.wantRanOn(t, calc, fmt.Sprintf("replica×%d", rounds))
+					shared.m.wantRanOn(t, found, fmt.Sprintf("replica×%d", rounds))
 				}
-			}
-		}()
-		const rounds = 30
-		freshA := 0
-		for i := range rounds {
-			a.must(t, "SELECT SQL_CALC_FOUND_ROWS /* mxpc-a-calc */ id FROM iso ORDER BY id LIMIT 1")
-			a.want(t, "SELECT /* mxpc-a-found */ FOUND_ROWS()", total)
-			hint := []string{"", "/* frontdesk:primary */ "}[i%2]
-			marker := fmt.Sprintf("mux-a-%d", i)
-			a.must(t, hint+"SELECT CAST('"+marker+"' AS SIGNED)")
-			if w, err := a.rows("SHOW WARNINGS"); err != nil || len(w) != 1 || len(w[0]) != 3 || w[0][1] != "1292" || !strings.Contains(w[0][2], "'"+marker+"'") {
-				t.Errorf("a: SHOW WARNINGS after %sSELECT CAST('%s' AS SIGNED) = %q (%v), want a's own warning 1292", hint, marker, w, err)
-			}
-			ok, err := a.exec(fmt.Sprintf("UPDATE iso SET note = 'a%d' WHERE id IN (4, 5)", i))
-			if err != nil || ok.AffectedRows != 2 {
-				t.Errorf("a: UPDATE of two rows: %+v, %v", ok, err)
-			}
-			if got, err := a.query("SELECT ROW_COUNT()"); err != nil || len(got) != 1 || got[0] != "2" && got[0] != "-1" {
-				t.Errorf("a: ROW_COUNT() = %q (%v), want a's own 2 or a reset connection's -1", got, err)
-			} else if got[0] == "-1" {
-				freshA++
-			}
+			})
 		}
-		close(done)
-		<-bDone
-		for _, e := range bErrs {
-			t.Error(e)
-		}
-		t.Logf("ROW_COUNT() read a reset connection's -1 %d times of %d for a, %d times for b", freshA, rounds, freshB.Load())
-		m.wantRanOn(t, "mxpc-a-calc", fmt.Sprintf("replica×%d", rounds))
-		m.wantRanOn(t, "mxpc-a-found", fmt.Sprintf("replica×%d", rounds))
 	})
 
 	t.Run("answers with nothing left over", func(t *testing.T) {
@@ -758,72 +811,124 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 	})
 
 	t.Run("an idle session", func(t *testing.T) {
-		// a's statement has ended; a sends nothing more for now. An
-		// application's connection pool leaves most sessions so, and they
-		// must not hold the primary connection from the others, whatever
-		// their last statement left to ask about. (The README keeps the
-		// connection "for the next command" after warnings or
-		// SQL_CALC_FOUND_ROWS, however long that command is in coming, so
-		// idle clients whose last statement had a warning exhaust the pool
-		// as idle writers did before affected rows stopped holding: against
-		// the README's own "2,000 mostly idle clients with 32 active need
-		// about 32 server connections".)
+		// a's statement has ended and left answers a may ask for; a sends
+		// nothing more for now. An application's connection pool leaves
+		// most sessions so, and they must not keep the only connection
+		// from the others: b takes it (reset). a's LAST_INSERT_ID() is
+		// handed over and stays exact; its other answers are its own or a
+		// reset connection's (README), never b's, and b leaves different
+		// ones as its last statement on the connection.
 		total, err := c.Primary.QueryString("SELECT COUNT(*) FROM " + harness.TestDatabase + ".iso")
 		if err != nil {
 			t.Fatal(err)
 		}
-		// fresh is the answer a reset connection gives, where the README
-		// allows it: ROW_COUNT() is not kept for.
-		for _, idle := range []struct{ name, sql, ask, answer, fresh string }{
-			{"after a write", "UPDATE iso SET note = 'idle a' WHERE id = 1", "SELECT ROW_COUNT()", "1", "-1"},
-			{"after a warning", "SELECT /* frontdesk:primary */ CAST('idle a' AS SIGNED)", "SELECT @@warning_count", "1", ""},
+		for _, idle := range []struct {
+			name, sql, bSQL, ask, own, bs string
+			exact                         bool
+		}{
+			{"after a write", "UPDATE iso SET note = 'idle a' WHERE id = 1",
+				"UPDATE iso SET note = CONCAT(note, '+b') WHERE id IN (2, 3)", "SELECT ROW_COUNT()", "1", "2", false},
+			{"after a warning", "SELECT /* frontdesk:primary */ CAST('idle a' AS SIGNED)",
+				"SELECT /* frontdesk:primary */ CAST('b1' AS SIGNED), CAST('b2' AS SIGNED)", "SELECT @@warning_count", "1", "2", false},
 			{"after SQL_CALC_FOUND_ROWS", "SELECT /* frontdesk:primary */ SQL_CALC_FOUND_ROWS id FROM iso LIMIT 1",
-				"SELECT FOUND_ROWS()", total, ""},
+				"SELECT /* frontdesk:primary */ SQL_CALC_FOUND_ROWS id FROM iso WHERE id <= 5 LIMIT 1", "SELECT FOUND_ROWS()", total, "5", false},
+			{"after an insert with an id", "INSERT INTO iso_auto (who) VALUES ('idle a')",
+				"INSERT INTO iso_auto (who) VALUES ('idle b')", "SELECT LAST_INSERT_ID()", "", "", true},
 		} {
 			t.Run(idle.name, func(t *testing.T) {
 				a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
-				a.must(t, idle.sql)
-				b.want(t, "SELECT /* frontdesk:primary */ 'b while a idles'", "b while a idles")
-				// Two rows: ROW_COUNT() 2 is b's answer, never a's.
-				if _, err := b.exec("UPDATE iso SET note = CONCAT(note, '+b') WHERE id IN (2, 3)"); err != nil {
-					t.Errorf("b's write while a idles: %v", err)
+				own, bs := idle.own, idle.bs
+				if idle.exact {
+					ok, err := a.exec(idle.sql)
+					if err != nil || ok.LastInsertID == 0 {
+						t.Fatalf("a: %s: %+v, %v", idle.sql, ok, err)
+					}
+					own = fmt.Sprint(ok.LastInsertID)
+				} else {
+					a.must(t, idle.sql)
 				}
-				// a gets its own answer (or a reset connection's).
-				if got, err := a.query(idle.ask); err != nil || len(got) != 1 || got[0] != idle.answer && (idle.fresh == "" || got[0] != idle.fresh) {
-					t.Errorf("client a: %s = %q (%v), want %q (or a reset connection's %q)", idle.ask, got, err, idle.answer, idle.fresh)
+				b.want(t, "SELECT /* frontdesk:primary */ 'b while a idles'", "b while a idles")
+				if idle.exact {
+					ok, err := b.exec(idle.bSQL)
+					if err != nil || ok.LastInsertID == 0 {
+						t.Fatalf("b: %s: %+v, %v", idle.bSQL, ok, err)
+					}
+					bs = fmt.Sprint(ok.LastInsertID)
+					b.want(t, "SELECT LAST_INSERT_ID()", bs)
+				} else {
+					b.must(t, idle.bSQL)
+				}
+				got, err := a.query(idle.ask)
+				switch {
+				case err != nil || len(got) != 1:
+					t.Errorf("a: %s = %q (%v), want %s", idle.ask, got, err, own)
+				case got[0] == own:
+				case idle.exact || got[0] == bs:
+					t.Errorf("a: %s = %s, want a's own %s (b's is %s)", idle.ask, got[0], own, bs)
+				default:
+					t.Logf("a: %s = %s, a reset connection's answer (a's own is %s, b's %s)", idle.ask, got[0], own, bs)
 				}
 			})
 		}
 	})
 
 	t.Run("last insert id", func(t *testing.T) {
-		// A session that generated an AUTO_INCREMENT id keeps its primary
-		// connection, so two sessions that insert need two.
-		m2 := proxyFor(t, c, "pool {\n\t\t\t\tmax_connections 2\n\t\t\t\twait_timeout 2s\n\t\t\t}")
-		a, b, cc := dialMux(t, m2.addr, "a"), dialMux(t, m2.addr, "b"), dialMux(t, m2.addr, "c")
-		insert := func(s *muxClient) string {
-			t.Helper()
-			ok, err := s.exec("INSERT INTO iso_auto (who) VALUES ('" + s.name + "')")
-			if err != nil || ok.LastInsertID == 0 {
-				t.Fatalf("client %s: insert: %+v, %v", s.name, ok, err)
-			}
-			return fmt.Sprint(ok.LastInsertID)
-		}
-		idA := insert(a)
-		cc.want(t, "SELECT COUNT(*) > 0 FROM iso", "1") // a replica read by c in between
-		idB := insert(b)
-		for _, hint := range []string{"", "/* frontdesk:primary */ "} {
-			a.want(t, hint+"SELECT LAST_INSERT_ID()", idA)
-			b.want(t, hint+"SELECT LAST_INSERT_ID()", idB)
-			a.want(t, hint+"SELECT @@last_insert_id", idA)
-		}
-		b.Close()
-		idC := insert(cc)
-		a.want(t, "SELECT LAST_INSERT_ID()", idA)
-		cc.want(t, "SELECT LAST_INSERT_ID()", idC)
-		a.want(t, "SELECT who FROM iso_auto WHERE id = LAST_INSERT_ID()", "a")
-		if idA == idB || idB == idC {
-			t.Errorf("ids %s, %s, %s are not distinct", idA, idB, idC)
+		// Three sessions insert in turn, each followed by the others'
+		// statements, on one shared primary connection (m) and on two
+		// (m2): whoever takes a connection that holds another session's
+		// LAST_INSERT_ID() hands it over, so every session's stays exact.
+		for i, p := range []struct {
+			name string
+			m    *mysqlProxy
+		}{{"one connection", m}, {"two connections", m2}} {
+			t.Run(p.name, func(t *testing.T) {
+				a, b, cc := dialMux(t, p.m.addr, "a"), dialMux(t, p.m.addr, "b"), dialMux(t, p.m.addr, "c")
+				insert := func(s *muxClient) string {
+					t.Helper()
+					ok, err := s.exec("INSERT INTO iso_auto (who) VALUES ('" + s.name + "')")
+					if err != nil || ok.LastInsertID == 0 {
+						t.Fatalf("client %s: insert: %+v, %v", s.name, ok, err)
+					}
+					return fmt.Sprint(ok.LastInsertID)
+				}
+				ids := map[*muxClient]string{}
+				check := func() {
+					t.Helper()
+					for s, id := range ids {
+						for _, hint := range []string{"", "/* frontdesk:primary */ "} {
+							s.want(t, hint+"SELECT LAST_INSERT_ID()", id)
+						}
+						s.want(t, "SELECT @@last_insert_id", id)
+						s.want(t, "SELECT who FROM iso_auto WHERE id = LAST_INSERT_ID()", s.name)
+					}
+				}
+				ids[a] = insert(a)
+				cc.want(t, "SELECT COUNT(*) > 0 FROM iso", "1") // a replica read by c in between
+				ids[b] = insert(b)
+				check()
+				ids[cc] = insert(cc)
+				b.Close()
+				delete(ids, b)
+				check()
+				// Inserts without a generated id leave LAST_INSERT_ID() as it
+				// was: into a table without AUTO_INCREMENT, and with the
+				// AUTO_INCREMENT value given (the OK packet reports it, but
+				// LAST_INSERT_ID() counts generated values only).
+				if _, err := a.exec("INSERT INTO iso VALUES (500, 'no generated id')"); err != nil {
+					t.Fatal(err)
+				}
+				cc.want(t, "SELECT /* frontdesk:primary */ 'c between'", "c between")
+				check()
+				given := 1000000 - i // never one AUTO_INCREMENT generates here
+				if ok, err := a.exec(fmt.Sprintf("INSERT INTO iso_auto (id, who) VALUES (%d, 'given')", given)); err != nil {
+					t.Fatal(err)
+				} else if ok.LastInsertID != uint64(given) {
+					t.Logf("the OK packet of an insert with the id given reports %d", ok.LastInsertID)
+				}
+				cc.want(t, "SELECT /* frontdesk:primary */ 'c between again'", "c between again")
+				check()
+				a.must(t, "DELETE FROM iso WHERE id = 500")
+			})
 		}
 	})
 
