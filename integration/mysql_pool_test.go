@@ -272,6 +272,26 @@ func TestMySQLPool(t *testing.T) {
 		}
 	})
 
+	t.Run("a backend restarted while its connections sat in the pool", func(t *testing.T) {
+		// Every pooled connection to the replica dies with it; once it is
+		// back, sessions read from it with no error: the dead ones are
+		// found (by the monitor's look at idle sockets, or at the borrow)
+		// and replaced.
+		m.waitPoolIdle(t)
+		r := c.Replicas[0]
+		r.Kill()
+		r.Start()
+		m.waitUsable(t, r.Addr(), true)
+		for i := range 8 {
+			s := session(t)
+			_, err := s.Query(fmt.Sprintf("SELECT /* after-restart-%d */ 1", i))
+			s.Close()
+			if err != nil {
+				t.Fatalf("session %d after the replica's restart: %v", i+1, err)
+			}
+		}
+	})
+
 	t.Run("kept across a reload", func(t *testing.T) {
 		m.waitPoolIdle(t)
 		before := m.primaryPool(t)

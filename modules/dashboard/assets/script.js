@@ -210,10 +210,11 @@
 				num(p ? rate(s.errors, p.errors, dt) : null, 1),
 				num(s.login_failures),
 				s.connections_refused ? num(Object.values(s.connections_refused).reduce((a, b) => a + b, 0)) : "–",
+				num(s.multiplexing_ratio, 1),
 			]);
 			out.push(table("Server " + name, [
 				{ label: "Server", text: true }, "Sessions open", "Sessions total", "To primary/s",
-				"To replicas/s", "Errors/s", "Login failures", "Refused before login",
+				"To replicas/s", "Errors/s", "Login failures", "Refused before login", "Sessions per pooled connection",
 			], [summary]));
 			const rows = (s.backends || []).map(function (b) {
 				const st = backendState(b);
@@ -227,7 +228,7 @@
 					b.role === "replica" ? (lag === null ? "unknown" : num(lag, 1) + " s") : "–",
 					b.role === "replica" ? spark(ls, "Replication lag", " s") : el("td", "–"),
 					stateCell(b.breaker, b.breaker),
-					num(b.open_connections),
+					b.pool ? num(b.open_connections) + " (" + num(b.pool.idle) + " idle)" : num(b.open_connections),
 					num(b.in_flight),
 					num(pb ? rate(b.routed, pb.routed, dt) : null, 1),
 					el("td", (b.health && b.health.gtid_position) || "–", "text"),
