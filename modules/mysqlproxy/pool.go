@@ -1,6 +1,7 @@
 package mysqlproxy
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -217,13 +218,16 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 			p.busy++
 			p.borrows++
 			p.mu.Unlock()
-			handoff.read(b)
-			if b.closedByServer() {
+			if b.peerClosedOrTalked() {
 				// The server ended it while it sat in the pool (a restart,
-				// wait_timeout, KILL): take another.
+				// wait_timeout, KILL): take another. (One look at the
+				// socket per connection that changes hands; a session
+				// taking back its own looks only after idleness.)
+				handoff.lost(errors.New("the server closed the connection"))
 				b.drop()
 				continue
 			}
+			handoff.read(b)
 			if !b.clean || b.defaults != n.sessionDefaults() {
 				// Another session's state is on it, or the server's
 				// defaults changed (SET GLOBAL) since it was reset: a new
@@ -639,6 +643,14 @@ func (b *backendConn) takeInsertID(s *session) *insertHandoff {
 	o.lostInsertID.Store(h)
 	b.insertOf = nil
 	return h
+}
+
+// lost ends the handoff without a value.
+func (h *insertHandoff) lost(err error) {
+	if h != nil {
+		h.err = err
+		close(h.done)
+	}
 }
 
 // read reads the LAST_INSERT_ID() that b holds for the handoff.

@@ -348,6 +348,10 @@ func (fs *fakeSession) query(sql string) [][]byte {
 		fs.status &^= wire.StatusInTrans
 	case sql == "SELECT @@session.sql_mode":
 		return textResult(fs.caps, fs.status, "STRICT_TRANS_TABLES")
+	case strings.HasPrefix(sql, "SELECT CONCAT(IFNULL(DATABASE(), ''), CHAR(0), @@session.sql_mode)"):
+		return textResult(fs.caps, fs.status, "\x00STRICT_TRANS_TABLES") // a pool's reset
+	case sql == "SELECT LAST_INSERT_ID()":
+		return textResult(fs.caps, fs.status, "0")
 	case strings.HasPrefix(sql, "SELECT MASTER_GTID_WAIT("):
 		return textResult(fs.caps, fs.status, "0")
 	case strings.HasPrefix(sql, "SET "):
@@ -885,9 +889,19 @@ func TestSessionHarness(t *testing.T) {
 		"deprecate EOF":    harnessClientCaps,
 		"EOF packets":      harnessClientCaps &^ wire.ClientDeprecateEOF,
 		"session tracking": harnessClientCaps | wire.ClientSessionTrack,
+		"pooled":           harnessClientCaps,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, caps)
+			if name == "pooled" {
+				// Connections shared between the sessions and parked
+				// between commands (multiplexing), reset when a session
+				// leaves state on them.
+				h.srv.Pool = &Pool{MaxConnections: 4, WaitTimeout: caddy.Duration(harnessWait)}
+				if err := h.srv.Pool.provision(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			runs := 0
 			for _, cmd := range harnessCommands {
 				for i := range harnessFaults {
