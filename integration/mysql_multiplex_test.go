@@ -553,7 +553,8 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		}
 		a, b, cc := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b"), dialMux(t, m.addr, "c")
 		sets := []string{"SET @mux_var = 'from a'", "SET SESSION sql_mode = 'ANSI'", "SET time_zone = '+05:00'",
-			"SET NAMES latin1", "SET TIMESTAMP = 1"}
+			"SET NAMES latin1", "SET TIMESTAMP = 1", "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+			"USE information_schema"}
 		// What each SET changes, as the server defaults show it and as a
 		// shows it after its SET.
 		state := []struct{ expr, fresh, set string }{
@@ -562,6 +563,8 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 			{"@@session.time_zone", "SYSTEM", "+05:00"},
 			{"@@character_set_client", "utf8mb4", "latin1"},
 			{"UNIX_TIMESTAMP() = 1", "0", "1"},
+			{"@@session.tx_isolation", "REPEATABLE-READ", "SERIALIZABLE"},
+			{"DATABASE()", harness.TestDatabase, "information_schema"},
 		}
 		checks := 0
 		for i, set := range sets {
