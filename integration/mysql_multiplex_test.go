@@ -593,6 +593,30 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		m.wantRanOn(t, "mxiso-a-plain", fmt.Sprintf("replica×%d", checks))
 	})
 
+	t.Run("reset connection", func(t *testing.T) {
+		// COM_RESET_CONNECTION clears the session that sends it, not the
+		// one whose state the shared connection holds at the time.
+		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
+		a.must(t, "SET @mux_reset = 'a'")
+		a.must(t, "SET time_zone = '+03:00'")
+		stmt := a.prepare(t, "SELECT ? + 1")
+		b.must(t, "SET @mux_reset = 'b'")
+		b.must(t, "SET time_zone = '+04:00'")
+		b.want(t, "SELECT /* frontdesk:primary */ @mux_reset", "b")
+		if _, err := a.command([]byte{wire.ComResetConnection}); err != nil {
+			t.Fatalf("a: COM_RESET_CONNECTION: %v", err)
+		}
+		for _, hint := range []string{"", "/* frontdesk:primary */ "} {
+			a.want(t, hint+"SELECT COALESCE(@mux_reset, 'none')", "none")
+			a.want(t, hint+"SELECT @@session.time_zone", "SYSTEM")
+			b.want(t, hint+"SELECT COALESCE(@mux_reset, 'none')", "b")
+			b.want(t, hint+"SELECT @@session.time_zone", "+04:00")
+		}
+		_, err := a.command(executePacket(stmt, 1))
+		wantSQLError(t, "a: executing a statement prepared before the reset", err, wire.ERUnknownStmtHandler)
+		a.want(t, "SELECT DATABASE()", harness.TestDatabase)
+	})
+
 	t.Run("failed transaction", func(t *testing.T) {
 		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
 		a.must(t, "BEGIN")
