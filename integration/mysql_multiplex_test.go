@@ -543,6 +543,8 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 	setup.must(t, "CREATE TABLE iso (id INT PRIMARY KEY, note VARCHAR(64))")
 	setup.must(t, "INSERT INTO iso SELECT seq, 'seed' FROM seq_1_to_5")
 	setup.must(t, "CREATE TABLE iso_auto (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))")
+	setup.must(t, "CREATE TABLE iso_seq (id INT NOT NULL)")
+	setup.must(t, "INSERT INTO iso_seq VALUES (100)")
 	setup.Close()
 	c.WaitReplicated()
 
@@ -955,6 +957,28 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 				cc.want(t, "SELECT /* frontdesk:primary */ 'c between again'", "c between again")
 				check()
 				a.must(t, "DELETE FROM iso WHERE id = 500")
+			})
+		}
+	})
+
+	t.Run("last insert id set by the client", func(t *testing.T) {
+		// LAST_INSERT_ID(expr) sets the value LAST_INSERT_ID() answers
+		// next, as the MySQL manual's sequence recipe uses it; b takes the
+		// only primary connection in between. The UPDATE's OK packet
+		// reports the value; the SELECT's result set and DO's OK do not,
+		// so the proxy must know from the statement that the connection
+		// now holds a LAST_INSERT_ID() to hand over. (Without b in
+		// between, a reads its value back in all three cases.)
+		for _, set := range []struct{ name, sql, want string }{
+			{"by a SELECT", "SELECT LAST_INSERT_ID(4242)", "4242"},
+			{"by an UPDATE", "UPDATE iso_seq SET id = LAST_INSERT_ID(id + 1)", "101"},
+			{"by DO", "DO LAST_INSERT_ID(77)", "77"},
+		} {
+			t.Run(set.name, func(t *testing.T) {
+				a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
+				a.must(t, set.sql)
+				b.want(t, "SELECT /* frontdesk:primary */ 'b between'", "b between")
+				a.want(t, "SELECT LAST_INSERT_ID()", set.want)
 			})
 		}
 	})
