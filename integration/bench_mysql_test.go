@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -101,6 +102,7 @@ func TestBenchMySQL(t *testing.T) {
 		{"haproxy-tcp", haproxy.addr, haproxy.PID()},
 		{"frontdesk", split, fd.PID()},
 		{"fd-primary-only", primaryOnly, fd.PID()},
+		{"frontdesk-pooled", pooled, fd.PID()},
 	}
 	if baseline := os.Getenv(baselineEnv); baseline != "" {
 		// An earlier build, measured in the same rounds, for before/after.
@@ -183,6 +185,11 @@ func TestBenchMySQL(t *testing.T) {
 			verdict = "misses"
 		}
 		t.Logf("%s at %d threads: frontdesk/haproxy %.2fx %s the 0.8x target", r.workload, r.threads, safeDiv(got.qps, hap.qps), verdict)
+		if pooledRes := r.results["frontdesk-pooled"]; pooledRes.qps > 0 {
+			t.Logf("%s at %d threads: frontdesk-pooled/frontdesk %.2fx QPS (pooling and multiplexing vs a connection per session), CPU per query %.2fx",
+				r.workload, r.threads, safeDiv(pooledRes.qps, got.qps),
+				safeDiv(float64(pooledRes.cpu)/float64(max(pooledRes.queries, 1)), float64(got.cpu)/float64(max(got.queries, 1))))
+		}
 		if base, ok := r.results["baseline"]; ok {
 			t.Logf("%s at %d threads: frontdesk/baseline %.2fx QPS, CPU per query %.2fx", r.workload, r.threads,
 				safeDiv(got.qps, base.qps), safeDiv(float64(got.cpu)/float64(max(got.queries, 1)), float64(base.cpu)/float64(max(base.queries, 1))))
@@ -217,13 +224,41 @@ func TestBenchMySQL(t *testing.T) {
 	// Connect per request: connect, log in, one point select, disconnect,
 	// in a loop on 16 threads, as PHP-FPM workers or serverless functions
 	// do. Frontdesk with pooling logs in to no backend for it.
+	// Besides the rates, the CPU each request costs the load generator
+	// (this process), the MariaDB servers and the proxy: all share the
+	// machine's cores, so the rate alone hides where the work went.
 	connTargets := []sbTarget{targets[0], targets[1], {"frontdesk-pooled", pooled, fd.PID()}}
 	connRuns := map[string][]float64{}
+	connCPU := map[string][3]time.Duration{} // client, servers, proxy
+	serversCPU := func() (d time.Duration) {
+		for _, s := range c.All() {
+			d += procCPU(s.PID())
+		}
+		return d
+	}
 	for round := range sbRounds {
 		for i := range connTargets {
 			tg := connTargets[(i+round)%len(connTargets)]
-			connRuns[tg.name] = append(connRuns[tg.name], connectPerRequest(t, tg.addr, 16, sbRoundTime()))
+			client, servers, proxy := selfCPU(), serversCPU(), time.Duration(0)
+			if tg.pid != 0 {
+				proxy = procCPU(tg.pid)
+			}
+			r := connectPerRequest(t, tg.addr, 16, sbRoundTime())
+			connRuns[tg.name] = append(connRuns[tg.name], r)
+			n := time.Duration(max(r*sbRoundTime().Seconds(), 1))
+			sum := connCPU[tg.name]
+			sum[0] += (selfCPU() - client) / n
+			sum[1] += (serversCPU() - servers) / n
+			if tg.pid != 0 {
+				sum[2] += (procCPU(tg.pid) - proxy) / n
+			}
+			connCPU[tg.name] = sum
 		}
+	}
+	for _, tg := range connTargets {
+		sum := connCPU[tg.name]
+		t.Logf("connect per request through %s: CPU per request: load generator %v, MariaDB servers %v, proxy %v",
+			tg.name, sum[0]/sbRounds, sum[1]/sbRounds, sum[2]/sbRounds)
 	}
 	rate := func(name string) float64 {
 		var sum float64
@@ -809,4 +844,13 @@ func heldRun(t *testing.T, c *harness.Cluster, tg heldTarget) heldResult {
 		t.Errorf("%s: %d statements failed, the first: %v", tg.name, res.errors, firstErr)
 	}
 	return res
+}
+
+// selfCPU is the CPU time this test process has used, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

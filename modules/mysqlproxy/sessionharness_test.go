@@ -442,7 +442,18 @@ type harness struct {
 	clientCaps uint64
 }
 
-func newHarness(t testing.TB, clientCaps uint64) *harness {
+// pooled makes a harness's server pool its backend connections, at most
+// max per backend.
+func pooled(t testing.TB, max int) func(*Server) {
+	return func(s *Server) {
+		s.Pool = &Pool{MaxConnections: max, WaitTimeout: caddy.Duration(harnessWait)}
+		if err := s.Pool.provision(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newHarness(t testing.TB, clientCaps uint64, options ...func(*Server)) *harness {
 	h := &harness{primary: startFakeBackend(t), replica: startFakeBackend(t), clientCaps: clientCaps}
 	users, err := provisionUsers([]User{{Username: harnessUser, Password: harnessPassword}})
 	if err != nil {
@@ -469,6 +480,9 @@ func newHarness(t testing.TB, clientCaps uint64) *harness {
 	}
 	if err := h.srv.provisionLimits(); err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range options {
+		o(h.srv)
 	}
 	h.healthy = h.connect(t)
 	t.Cleanup(func() { h.healthy.quit(t) })
@@ -892,16 +906,14 @@ func TestSessionHarness(t *testing.T) {
 		"pooled":           harnessClientCaps,
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, caps)
+			var options []func(*Server)
 			if name == "pooled" {
 				// Connections shared between the sessions and parked
 				// between commands (multiplexing), reset when a session
 				// leaves state on them.
-				h.srv.Pool = &Pool{MaxConnections: 4, WaitTimeout: caddy.Duration(harnessWait)}
-				if err := h.srv.Pool.provision(); err != nil {
-					t.Fatal(err)
-				}
+				options = append(options, pooled(t, 4))
 			}
+			h := newHarness(t, caps, options...)
 			runs := 0
 			for _, cmd := range harnessCommands {
 				for i := range harnessFaults {
@@ -1040,5 +1052,45 @@ func TestSessionWithoutPrimary(t *testing.T) {
 		}
 		c.quit(t)
 		h.checkNoPanic(t, cmd.name)
+	}
+}
+
+// TestSessionHarnessMultiplexed runs eight sessions at once over a pool of
+// three connections per backend, each session parking its connections
+// between commands: every command gets its own reply, whichever
+// connection it ran on, and nothing panics (run it with -race too).
+func TestSessionHarnessMultiplexed(t *testing.T) {
+	h := newHarness(t, harnessClientCaps|wire.ClientSessionTrack, pooled(t, 3))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		c := h.connect(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 40 {
+				if j%10 == 5 {
+					// A transaction holds the primary connection meanwhile.
+					for _, sql := range []string{"BEGIN", "INSERT INTO t VALUES (1)", "COMMIT"} {
+						if a, err := c.do(query(sql), wire.ShapeQuery); err != nil || a.err != nil || a.closed {
+							t.Errorf("session %d: %s: %+v, %v", i, sql, a, err)
+							return
+						}
+					}
+				}
+				open, err := c.verify(fmt.Sprintf("mux %d-%d", i, j))
+				if err != nil || !open {
+					t.Errorf("session %d, round %d: open %v, %v", i, j, open, err)
+					return
+				}
+			}
+			c.conn.SetDeadline(time.Now().Add(harnessWait))
+			c.send([]byte{wire.ComQuit})
+			c.conn.Close()
+		}()
+	}
+	wg.Wait()
+	h.checkNoPanic(t, "eight sessions over three connections")
+	if n := h.primary.nextID.Load(); n > 3 {
+		t.Errorf("the primary saw %d connections, want at most the pool's 3", n)
 	}
 }
