@@ -619,6 +619,28 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		a.want(t, "SELECT DATABASE()", harness.TestDatabase)
 	})
 
+	t.Run("a session's own wait_timeout", func(t *testing.T) {
+		// a's SET SESSION wait_timeout is replayed on the connections a
+		// uses, so the servers close them once they sit parked longer
+		// than that; b takes them (the pool is full) and must be served
+		// all the same. a's session itself ends after that long idle, as
+		// on a server.
+		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
+		a.must(t, "SET SESSION wait_timeout = 1")
+		a.want(t, "SELECT /* frontdesk:primary */ @@session.wait_timeout", "1")
+		a.want(t, "SELECT @@session.wait_timeout", "1")
+		time.Sleep(2500 * time.Millisecond) // past a's wait_timeout: not a measurement
+		for _, hint := range []string{"", "/* frontdesk:primary */ "} {
+			b.want(t, hint+"SELECT @@session.wait_timeout > 1", "1")
+		}
+		if _, err := b.exec("UPDATE iso SET note = 'b after a timed out' WHERE id = 1"); err != nil {
+			t.Errorf("b's write after a's connections timed out: %v", err)
+		}
+		if rows, err := a.query("SELECT 'a after idling past its wait_timeout'"); err == nil {
+			t.Errorf("a idled past its wait_timeout of 1s and still reads %q; a server would have closed it", rows)
+		}
+	})
+
 	t.Run("failed transaction", func(t *testing.T) {
 		a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
 		a.must(t, "BEGIN")
