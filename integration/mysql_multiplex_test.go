@@ -961,6 +961,11 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 				b.Close()
 				delete(ids, b)
 				check()
+				// a inserts again after its value was handed over: the new
+				// id, not the handed-over one, is a's now.
+				ids[a] = insert(a)
+				cc.want(t, "SELECT /* frontdesk:primary */ 'c between'", "c between")
+				check()
 				// Inserts without a generated id leave LAST_INSERT_ID() as it
 				// was: into a table without AUTO_INCREMENT, and with the
 				// AUTO_INCREMENT value given (the OK packet reports it, but
