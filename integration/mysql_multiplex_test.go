@@ -617,6 +617,19 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		_, err := a.command(executePacket(stmt, 1))
 		wantSQLError(t, "a: executing a statement prepared before the reset", err, wire.ERUnknownStmtHandler)
 		a.want(t, "SELECT DATABASE()", harness.TestDatabase)
+
+		// A LAST_INSERT_ID() handed over to a (b took the connection it
+		// lived on) is gone after a's reset too.
+		if ok, err := a.exec("INSERT INTO iso_auto (who) VALUES ('reset a')"); err != nil || ok.LastInsertID == 0 {
+			t.Fatalf("a: insert: %+v, %v", ok, err)
+		}
+		b.want(t, "SELECT /* frontdesk:primary */ 'b takes the connection'", "b takes the connection")
+		if _, err := a.command([]byte{wire.ComResetConnection}); err != nil {
+			t.Fatalf("a: COM_RESET_CONNECTION: %v", err)
+		}
+		for _, hint := range []string{"", "/* frontdesk:primary */ "} {
+			a.want(t, hint+"SELECT LAST_INSERT_ID()", "0")
+		}
 	})
 
 	t.Run("a session's own wait_timeout", func(t *testing.T) {
