@@ -1008,17 +1008,29 @@ func TestMySQLMultiplexStateIsolation(t *testing.T) {
 		// reports the value; the SELECT's result set and DO's OK do not,
 		// so the proxy must know from the statement that the connection
 		// now holds a LAST_INSERT_ID() to hand over. (Without b in
-		// between, a reads its value back in all three cases.)
+		// between, a reads its value back in all these cases.) SET
+		// @@session.last_insert_id is session state, replayed. After each,
+		// a's next generated id must replace the value set.
 		for _, set := range []struct{ name, sql, want string }{
 			{"by a SELECT", "SELECT LAST_INSERT_ID(4242)", "4242"},
 			{"by an UPDATE", "UPDATE iso_seq SET id = LAST_INSERT_ID(id + 1)", "101"},
 			{"by DO", "DO LAST_INSERT_ID(77)", "77"},
+			{"by SET", "SET @@session.last_insert_id = 88", "88"},
 		} {
 			t.Run(set.name, func(t *testing.T) {
 				a, b := dialMux(t, m.addr, "a"), dialMux(t, m.addr, "b")
 				a.must(t, set.sql)
 				b.want(t, "SELECT /* frontdesk:primary */ 'b between'", "b between")
 				a.want(t, "SELECT LAST_INSERT_ID()", set.want)
+				// An insert's generated id replaces the value set, on the
+				// connection a inserts on and wherever a goes next.
+				ok, err := a.exec("INSERT INTO iso_auto (who) VALUES ('set a')")
+				if err != nil || ok.LastInsertID == 0 {
+					t.Fatalf("a: insert: %+v, %v", ok, err)
+				}
+				b.want(t, "SELECT /* frontdesk:primary */ 'b between again'", "b between again")
+				a.want(t, "SELECT LAST_INSERT_ID()", fmt.Sprint(ok.LastInsertID))
+				a.want(t, "SELECT /* frontdesk:primary */ LAST_INSERT_ID()", fmt.Sprint(ok.LastInsertID))
 			})
 		}
 	})
