@@ -272,6 +272,26 @@ func TestMySQLPool(t *testing.T) {
 		}
 	})
 
+	t.Run("SET TRANSACTION keeps its connection for the transaction it is for", func(t *testing.T) {
+		// The characteristics of a session's next transaction live on its
+		// connection: the session keeps it until that transaction, and no
+		// other session's statement runs with them.
+		m.waitPoolIdle(t)
+		a, b := session(t), session(t) // both logged in over the one connection
+		defer a.Close()
+		defer b.Close()
+		mustQuery(t, a, "SET TRANSACTION READ ONLY")
+		if _, err := b.Query("INSERT INTO pooled VALUES (901, 'b while a waits')"); err == nil || !strings.Contains(err.Error(), "1040") {
+			t.Errorf("b's insert while a's next transaction waits: %v, want 1040 (b must not run in a's READ ONLY transaction)", err)
+		}
+		mustQuery(t, a, "BEGIN")
+		if _, err := a.Query("INSERT INTO pooled VALUES (902, 'a')"); err == nil || !strings.Contains(err.Error(), "1792") {
+			t.Errorf("a's insert in the transaction it made READ ONLY: %v, want error 1792", err)
+		}
+		mustQuery(t, a, "ROLLBACK")
+		mustQuery(t, b, "INSERT INTO pooled VALUES (903, 'b after a')")
+	})
+
 	t.Run("a backend restarted while its connections sat in the pool", func(t *testing.T) {
 		// Every pooled connection to the replica dies with it; once it is
 		// back, sessions read from it with no error: the dead ones are

@@ -210,7 +210,7 @@ func (s *session) parkConnections() {
 
 // tiedTo reports whether the session's next command may need b itself.
 func (s *session) tiedTo(b *backendConn) bool {
-	return s.sticky || b.inTransaction() || s.stmts.longDataOn(b)
+	return s.sticky || b == s.nextTx || b.inTransaction() || s.stmts.longDataOn(b)
 }
 
 // errNoPrimary says that no backend takes writes now.
@@ -347,6 +347,9 @@ func (s *session) forget(b *backendConn) {
 	}
 	if s.ownPrimary == b {
 		s.ownPrimary = nil
+	}
+	if s.nextTx == b {
+		s.nextTx = nil
 	}
 	if s.ownReplica == b {
 		s.ownReplica = nil

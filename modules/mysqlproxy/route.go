@@ -201,6 +201,14 @@ func (s *session) failed(b *backendConn, touched bool, err error) error {
 // done updates the session after a command of class res ran on b.
 func (s *session) done(b *backendConn, res classify.Result, r reply) {
 	s.last = b
+	switch {
+	case res.Has(classify.NextTransaction) && !r.failed:
+		// The connection holds the characteristics of the session's next
+		// transaction: keep it until that starts.
+		s.nextTx, b.clean = b, false
+	case b == s.nextTx:
+		s.nextTx = nil
+	}
 	if res.Has(classify.CalcFoundRows) {
 		// FOUND_ROWS() is asked next: others take the connection last.
 		b.clean = false

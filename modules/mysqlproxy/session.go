@@ -65,8 +65,11 @@ type session struct {
 	// last ran the previous statement: per-connection answers
 	// (LAST_INSERT_ID(), FOUND_ROWS(), SHOW WARNINGS) go there.
 	last *backendConn
-	// sticky keeps every connection, once the session opened a cursor.
+	// sticky keeps every connection, once the session opened a cursor;
+	// nextTx keeps the primary connection that a SET TRANSACTION without a
+	// scope ran on, until the transaction it was for has started there.
 	sticky bool
+	nextTx *backendConn
 	// inserted is set once an insert generated an id for the session:
 	// LAST_INSERT_ID() asks the primary connection that holds it, and
 	// lostInsertID brings it over when another session takes that
@@ -389,7 +392,7 @@ func (s *session) closeBackends() {
 			b.release()
 		}
 	}
-	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last = nil, nil, nil, nil, nil
+	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last, s.nextTx = nil, nil, nil, nil, nil, nil
 	s.sticky, s.inserted = false, false
 	s.lostInsertID.Store(nil)
 }

@@ -47,7 +47,7 @@ func (s *session) resetConnection(p []byte) error {
 	}
 	s.log.reset()
 	s.stmts.reset()
-	s.pinned, s.noReplica, s.last = false, false, nil
+	s.pinned, s.noReplica, s.last, s.nextTx = false, false, nil, nil
 	s.sticky, s.inserted = false, false
 	s.lostInsertID.Store(nil)
 	s.charsetUnsafe = false // the server is back to the login's character set

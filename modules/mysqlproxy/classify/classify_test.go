@@ -341,8 +341,8 @@ var corpus = []testCase{
 	{sql: "SET GLOBAL a = 1, b = 2", route: Primary},
 	{sql: "SET GLOBAL a = 1, SESSION b = 2", route: Primary, flags: Pin},
 	{sql: "SET @@global.a = 1, @x = 2", route: Primary, flags: Pin},
-	{sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", route: Primary},
-	{sql: "SET TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE", route: Primary},
+	{sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", route: Primary, flags: NextTransaction},
+	{sql: "SET TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE", route: Primary, flags: NextTransaction},
 	{sql: "SET GLOBAL TRANSACTION ISOLATION LEVEL READ COMMITTED", route: Primary},
 	{sql: "SET ROLE r", route: Session},
 	{sql: "SET DEFAULT ROLE r FOR u", route: Primary},
@@ -493,7 +493,7 @@ func describe(r Result) string {
 	s := r.Route.String()
 	names := [...]string{"Multi", "Read", "StoredFunc", "Pin", "LockTables", "UnlockTables",
 		"NamedLock", "ReleaseNamedLocks", "BeginTx", "BeginReadOnlyTx", "EndTx",
-		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill", "CalcFoundRows"}
+		"Autocommit", "UseDB", "SQLMode", "SessionTrack", "Charset", "LastInsertID", "ConnectionID", "Kill", "CalcFoundRows", "NextTransaction"}
 	for i, n := range names {
 		if r.Flags&(1<<i) != 0 {
 			s += " " + n

@@ -144,6 +144,11 @@ const (
 	// CalcFoundRows: a SELECT SQL_CALC_FOUND_ROWS, whose row count the next
 	// statement may ask for with FOUND_ROWS() on the same connection.
 	CalcFoundRows
+
+	// NextTransaction: SET TRANSACTION without a scope, whose
+	// characteristics the connection keeps for its next transaction only
+	// (in autocommit mode, its next statement).
+	NextTransaction
 )
 
 // KillTarget is what a KILL statement names.

@@ -112,6 +112,9 @@ func (c *classifier) set(s *stmt) {
 		s.flags |= Pin
 	case global || oneShot:
 		s.kind = kindWrite
+		if oneShot && !global {
+			s.flags |= NextTransaction
+		}
 	case !replayable || pin:
 		s.kind = kindWrite
 		s.flags |= Pin
