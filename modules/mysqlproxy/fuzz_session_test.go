@@ -29,7 +29,10 @@ func FuzzSessionBackendReplies(f *testing.F) {
 			f.Add(uint8(i), uint8(j%3), false, raw)
 		}
 	}
-	hs := map[bool]*harness{false: newHarness(f, harnessClientCaps), true: newHarness(f, harnessClientCaps&^wire.ClientDeprecateEOF)}
+	// The harness with EOF packets pools its connections too, so the
+	// fuzzed replies also reach connections that pass between sessions.
+	hs := map[bool]*harness{false: newHarness(f, harnessClientCaps),
+		true: newHarness(f, harnessClientCaps&^wire.ClientDeprecateEOF, pooled(f, 4))}
 	f.Fuzz(func(t *testing.T, cmd, skip uint8, eofPackets bool, raw []byte) {
 		fl := &fault{name: "fuzzed reply", apply: func(_ byte, _ uint64, reply [][]byte, _ int) ([]byte, bool, bool) {
 			if reply == nil {
