@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,6 +113,10 @@ func TestBenchMySQL(t *testing.T) {
 
 	sysbench(t, "oltp_point_select", c.Primary.Addr(), "prepare", 1, 5*time.Minute)
 	c.WaitReplicated()
+	if os.Getenv(heldOnlyEnv) == "1" {
+		benchHeldConnections(t, c, haproxy)
+		return
+	}
 	// Warm every server's buffer pool and every path once.
 	for _, tg := range targets {
 		sysbench(t, "oltp_read_only", tg.addr, "run", 8, 2*time.Second, "--skip_trx=on")
@@ -265,6 +270,9 @@ func TestBenchMySQL(t *testing.T) {
 	t.Logf("connect, log in, point select, disconnect, 16 threads: direct %.0f/s, haproxy-tcp %.0f/s, frontdesk-pooled %.0f/s: "+
 		"frontdesk/haproxy %.2fx (target 2x), frontdesk/direct %.2fx", rate("direct"), rate("haproxy-tcp"), rate("frontdesk-pooled"),
 		safeDiv(rate("frontdesk-pooled"), rate("haproxy-tcp")), safeDiv(rate("frontdesk-pooled"), rate("direct")))
+
+	// Backend connections held by 2,000 client connections with 32 active.
+	benchHeldConnections(t, c, haproxy)
 
 	// Degraded: one replica lagging (its SQL thread stopped, so its lag is
 	// unknown) and the other dead. Frontdesk keeps serving, from the primary.
@@ -467,6 +475,8 @@ func startHAProxy(t *testing.T, primary string) *haproxyProc {
 
 defaults
 	mode tcp
+	# Room for benchHeldConnections' 2,000 clients.
+	maxconn 4096
 	timeout connect 5s
 	timeout client 10m
 	timeout server 10m
@@ -592,6 +602,248 @@ func connectPerRequest(t *testing.T, addr string, threads int, d time.Duration) 
 		t.Errorf("connect per request through %s: %v", addr, err)
 	}
 	return float64(done.Load()) / d.Seconds()
+}
+
+// heldOnlyEnv, set to 1, makes TestBenchMySQL run only benchHeldConnections
+// (after sysbench's prepare): FRONTDESK_BENCH_MYSQL_HELD_ONLY=1 make bench-mysql.
+const heldOnlyEnv = "FRONTDESK_BENCH_MYSQL_HELD_ONLY"
+
+// Shape of benchHeldConnections.
+const (
+	heldClients = 2000
+	heldActive  = 32
+	heldPoolMax = 40
+	// heldRunTime is one run's statements, after its clients logged in.
+	heldRunTime  = 3 * time.Second
+	heldPassword = "bench-held-pw"
+)
+
+// heldTarget is a relay benchHeldConnections measures. Each has an
+// account of its own, so that the servers' PROCESSLIST tells its
+// connections from any other's (the monitors', sysbench's, the other
+// Frontdesk's pool); keeps is how many it may go on holding once its
+// clients left.
+type heldTarget struct {
+	name, addr, user string
+	keeps            int
+}
+
+// heldResult is what one run of benchHeldConnections measured.
+type heldResult struct {
+	// peak is the most connections of the target's account that the
+	// servers listed at once, all servers together.
+	peak       int
+	statements int64
+	errors     int64
+	elapsed    time.Duration
+}
+
+// benchHeldConnections measures the backend connections that 2,000 client
+// connections hold, 32 of them active (point selects, autocommit updates,
+// short transactions on sessions picked at random), through HAProxy in
+// TCP mode (one server connection per client, on the primary) and through
+// Frontdesk with pool max_connections 40 (per backend; multiplexed between
+// statements), and the active clients' statements per second, in
+// interleaved runs. Frontdesk also spreads the reads over the replicas, so
+// the throughputs compare the two set-ups as a user would deploy them, not
+// the relays alone.
+func benchHeldConnections(t *testing.T, c *harness.Cluster, haproxy *haproxyProc) {
+	t.Helper()
+	prev, err := c.Primary.QueryString("SELECT @@global.max_connections")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HAProxy gives every client a connection of the primary's own.
+	c.Primary.Exec(fmt.Sprintf("SET GLOBAL max_connections = %d", heldClients+500))
+	defer c.Primary.Exec("SET GLOBAL max_connections = " + prev)
+	for _, user := range []string{"bench_hap", "bench_mux"} {
+		c.Primary.Exec("CREATE USER IF NOT EXISTS '"+user+"'@'%' IDENTIFIED BY '"+heldPassword+"'",
+			"GRANT ALL ON sbtest.* TO '"+user+"'@'%'")
+	}
+	c.WaitReplicated()
+	addr := harness.FreeAddr(t)
+	// The monitor logs in as the test user, so that bench_mux's
+	// connections are the pool's only.
+	fd := harness.StartFrontdesk(t, fmt.Sprintf(`{
+	admin {$%s}
+	mysql {
+		server main {
+			listen %s
+			primary %s
+			replicas %s %s
+			user bench_mux %s
+			pool {
+				max_connections %d
+			}
+			health {
+				user %s %s
+			}
+		}
+	}
+}
+`, harness.AdminEnv, addr, c.Primary.Addr(), c.Replicas[0].Addr(), c.Replicas[1].Addr(), heldPassword, heldPoolMax,
+		harness.TestUser, harness.TestPassword), harness.Caddyfile)
+	defer fd.Stop(10 * time.Second)
+	targets := []heldTarget{
+		{"haproxy-tcp", haproxy.addr, "bench_hap", 0},
+		{fmt.Sprintf("frontdesk-pool-%d", heldPoolMax), addr, "bench_mux", heldPoolMax * len(c.All())},
+	}
+	runs := map[string][]heldResult{}
+	for round := range sbRounds {
+		for i := range targets {
+			tg := targets[(i+round)%len(targets)]
+			runs[tg.name] = append(runs[tg.name], heldRun(t, c, tg))
+		}
+	}
+	combined := map[string]heldResult{}
+	for name, rs := range runs {
+		var sum heldResult
+		for _, r := range rs {
+			sum.peak = max(sum.peak, r.peak)
+			sum.statements += r.statements
+			sum.errors += r.errors
+			sum.elapsed += r.elapsed
+		}
+		combined[name] = sum
+	}
+	rate := func(r heldResult) float64 { return safeDiv(float64(r.statements), r.elapsed.Seconds()) }
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tclients\tactive\tpeak server conns\tclients per conn\tstatements/s\terrors\t")
+	for _, tg := range targets {
+		r := combined[tg.name]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%d\t\n", tg.name, heldClients, heldActive, r.peak,
+			safeDiv(heldClients, float64(r.peak)), rate(r), r.errors)
+	}
+	tw.Flush()
+	hap, mux := combined[targets[0].name], combined[targets[1].name]
+	t.Logf("backend connections held by %d client connections with %d active, %d interleaved runs of %s per target "+
+		"(server connections of the target's account on all servers, sampled every 50 ms):\n%s",
+		heldClients, heldActive, sbRounds, heldRunTime, b.String())
+	t.Logf("%s/%s: %.3fx the server connections (%d vs %d), %.2fx the statements/s",
+		targets[1].name, targets[0].name, safeDiv(float64(mux.peak), float64(hap.peak)), mux.peak, hap.peak, safeDiv(rate(mux), rate(hap)))
+	if limit := heldPoolMax * len(c.All()); mux.peak > limit {
+		t.Errorf("%s: %d server connections at the peak, more than max_connections %d on each of %d servers",
+			targets[1].name, mux.peak, heldPoolMax, len(c.All()))
+	}
+}
+
+// heldRun logs heldClients clients in through tg, runs heldActive workers
+// on them for heldRunTime, and logs them out, sampling the servers'
+// connections of tg's account all along.
+func heldRun(t *testing.T, c *harness.Cluster, tg heldTarget) heldResult {
+	t.Helper()
+	count := func() (int, error) {
+		n := 0
+		for _, s := range c.All() {
+			var k int
+			if err := s.AdminDB().QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", tg.user).Scan(&k); err != nil {
+				return 0, fmt.Errorf("MariaDB %s: %v", s.Name, err)
+			}
+			n += k
+		}
+		return n, nil
+	}
+	var (
+		mu       sync.Mutex
+		res      heldResult
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	sample := func() {
+		n, err := count()
+		if err != nil {
+			fail(err)
+			return
+		}
+		mu.Lock()
+		res.peak = max(res.peak, n)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(sampled)
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	conns, err := dialMany(tg.addr, tg.user, heldPassword, "sbtest", heldClients, 64)
+	if err != nil {
+		close(stop)
+		<-sampled
+		t.Errorf("%s: logging in %d clients: %v", tg.name, heldClients, err)
+		return res
+	}
+	var statements, errs atomic.Int64
+	begun := time.Now()
+	deadline := begun.Add(heldRunTime)
+	var wg sync.WaitGroup
+	for w := range heldActive {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Worker w has the sessions w, w+heldActive, ...: no session is
+			// used by two at once.
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for step := 0; step < 1_000_000 && time.Now().Before(deadline); step++ {
+				conn := conns[w+heldActive*rng.IntN(heldClients/heldActive)]
+				table, id := fmt.Sprintf("sbtest%d", 1+rng.IntN(sbTables)), 1+rng.IntN(sbTableSize)
+				update := fmt.Sprintf("UPDATE %s SET k = k + 1 WHERE id = %d", table, id)
+				stmts := []string{fmt.Sprintf("SELECT c FROM %s WHERE id = %d", table, id)}
+				switch step % 10 {
+				case 7, 8:
+					stmts = []string{update}
+				case 9:
+					stmts = []string{"BEGIN", update, stmts[0], "COMMIT"}
+				}
+				for _, sql := range stmts {
+					if _, err := rawQuery(conn, sql); err != nil {
+						errs.Add(1)
+						fail(fmt.Errorf("%s: %v", sql, err))
+						if stmts[0] == "BEGIN" {
+							rawQuery(conn, "ROLLBACK")
+						}
+						break
+					}
+					statements.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(begun)
+	close(stop)
+	<-sampled
+	sample()
+	closeAll(conns)
+	// The servers see the clients leave a moment later: wait, so that the
+	// next run starts from what tg keeps.
+	err = harness.Eventually(30*time.Second, 50*time.Millisecond, func() error {
+		n, err := count()
+		if err == nil && n > tg.keeps {
+			err = fmt.Errorf("%d connections of %s still open, want at most %d", n, tg.user, tg.keeps)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("%s: after its clients left: %v", tg.name, err)
+	}
+	res.statements, res.errors = statements.Load(), errs.Load()
+	if firstErr != nil {
+		t.Errorf("%s: %d statements failed, the first: %v", tg.name, res.errors, firstErr)
+	}
+	return res
 }
 
 // selfCPU is the CPU time this test process has used, user and system.
