@@ -12,26 +12,15 @@ import (
 	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
 	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
-// muxPoolStats is what /mysql/servers shows of a backend's pool.
-type muxPoolStats struct {
-	Open     int   `json:"open"`
-	Idle     int   `json:"idle"`
-	InUse    int   `json:"in_use"`
-	Waiting  int   `json:"waiting"`
-	Borrows  int64 `json:"borrows"`
-	Creates  int64 `json:"creates"`
-	Resets   int64 `json:"resets"`
-	Timeouts int64 `json:"timeouts"`
-}
-
 // muxBackend is what /mysql/servers shows of one backend.
 type muxBackend struct {
-	Address string        `json:"address"`
-	Role    string        `json:"role"`
-	Pool    *muxPoolStats `json:"pool"`
+	Address string                 `json:"address"`
+	Role    string                 `json:"role"`
+	Pool    *mysqlproxy.PoolStatus `json:"pool"`
 }
 
 // muxBackends reads the backends of server main from the admin API, with an
@@ -50,7 +39,7 @@ func muxBackends(fd *harness.Frontdesk) ([]muxBackend, error) {
 	for i := range backends {
 		if backends[i].Pool == nil {
 			// A backend's pool appears with its first connection.
-			backends[i].Pool = &muxPoolStats{}
+			backends[i].Pool = &mysqlproxy.PoolStatus{}
 		}
 	}
 	if len(backends) == 0 {
@@ -66,7 +55,7 @@ func primaryOf(backends []muxBackend) muxBackend {
 			return b
 		}
 	}
-	return muxBackend{Pool: &muxPoolStats{}}
+	return muxBackend{Pool: &mysqlproxy.PoolStatus{}}
 }
 
 // heldByUser counts the connections server s lists in its PROCESSLIST for

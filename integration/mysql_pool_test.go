@@ -9,21 +9,14 @@ import (
 	"time"
 
 	"github.com/frontdesk-proxy/frontdesk/integration/harness"
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy"
 )
 
 // poolView is what /mysql/servers shows of a backend's pool.
 type poolView struct {
-	Address string `json:"address"`
-	Role    string `json:"role"`
-	Pool    *struct {
-		Open     int   `json:"open"`
-		Idle     int   `json:"idle"`
-		InUse    int   `json:"in_use"`
-		Borrows  int64 `json:"borrows"`
-		Creates  int64 `json:"creates"`
-		Resets   int64 `json:"resets"`
-		Timeouts int64 `json:"timeouts"`
-	} `json:"pool"`
+	Address string                 `json:"address"`
+	Role    string                 `json:"role"`
+	Pool    *mysqlproxy.PoolStatus `json:"pool"`
 }
 
 // primaryPool returns the pool state of the primary of server main.
