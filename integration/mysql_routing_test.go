@@ -539,18 +539,21 @@ func (m *mysqlProxy) sessionValue(t *testing.T, set, expr string) string {
 	return v
 }
 
-// waitMonitorSQLMode waits until the proxy's monitor has seen want in the
-// primary's global sql_mode.
+// waitMonitorSQLMode waits until every backend's monitor has seen want as
+// its server's global sql_mode.
 func (m *mysqlProxy) waitMonitorSQLMode(t *testing.T, want string) {
 	t.Helper()
+	// Every backend's monitor: a pooled connection is reset under the new
+	// defaults once its own backend's monitor has seen them (README,
+	// Connection pooling: within one monitor interval).
 	for range 100 {
 		body, err := m.fd.AdminGet("/mysql/servers")
-		if err == nil && strings.Contains(string(body), `"sql_mode":"`+want+`"`) {
+		if err == nil && strings.Count(string(body), `"sql_mode":"`+want+`"`) >= len(m.cluster.All()) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("the monitor never reported sql_mode %s", want)
+	t.Fatalf("the monitors never all reported sql_mode %s", want)
 }
 
 // countRunning counts the servers whose process list shows a statement
