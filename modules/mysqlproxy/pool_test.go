@@ -1,8 +1,16 @@
 package mysqlproxy
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdesk-proxy/frontdesk/modules/mysqlproxy/wire"
 )
 
 // TestPoolTakeOrder checks which idle connection a session gets: a clean
@@ -82,5 +90,53 @@ func TestPoolReclaim(t *testing.T) {
 	}
 	if !c.reclaim(b) {
 		t.Fatal("the new owner could not take its connection back")
+	}
+}
+
+// TestRetiredConnectionHandsOverLastInsertID checks that a connection the
+// pool retires (here past its idle timeout) while it holds a parked
+// session's LAST_INSERT_ID() hands the value over before it is closed, as
+// a session that takes it does.
+func TestRetiredConnectionHandsOverLastInsertID(t *testing.T) {
+	cfg := &Pool{IdleTimeout: caddy.Duration(time.Minute)}
+	if err := cfg.provision(); err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	defer server.Close()
+	served := make(chan error, 1)
+	go func() {
+		pc := wire.NewConn(bufio.NewReader(server), bufio.NewWriter(server))
+		p, err := pc.ReadPacket()
+		if err == nil && string(p[1:]) != "SELECT LAST_INSERT_ID()" {
+			err = fmt.Errorf("the pool asked %q", p[1:])
+		}
+		if err == nil {
+			_, err = server.Write(frame(textResult(harnessClientCaps, wire.StatusAutocommit, "4242")))
+		}
+		served <- err
+		io.Copy(io.Discard, server) // COM_QUIT
+	}()
+	s := &session{}
+	p := &connPool{open: 1}
+	b := &backendConn{pool: p, conn: client, caps: harnessClientCaps, poolCfg: cfg, opened: time.Now(),
+		idleSince: time.Now().Add(-time.Hour), owner: s, insertOf: s,
+		pc: wire.NewConn(bufio.NewReader(client), bufio.NewWriter(client))}
+	p.idle = []*backendConn{b}
+
+	p.reap(time.Now())
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	h := s.lostInsertID.Load()
+	if h == nil {
+		t.Fatal("the pool closed the connection holding the session's LAST_INSERT_ID() without a handover")
+	}
+	<-h.done
+	if h.err != nil || h.value != "4242" {
+		t.Fatalf("handed over %q, %v; want 4242", h.value, h.err)
+	}
+	if p.open != 0 || len(p.idle) != 0 {
+		t.Fatalf("pool after the reap: open %d, idle %d", p.open, len(p.idle))
 	}
 }

@@ -79,12 +79,10 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 		if len(p.idle) > 0 {
 			// Full, with idle connections of other keys only: close the
 			// least recently used one to make room.
-			victim := p.idle[0]
+			closeVictim := p.retire(p.idle[0])
 			p.idle = p.idle[1:]
-			victim.owner = nil
-			p.open--
 			p.mu.Unlock()
-			victim.close()
+			closeVictim()
 			continue
 		}
 		if len(p.waiters) >= cfg.MaxWaiting {
@@ -155,9 +153,7 @@ func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *back
 			if best > i {
 				best--
 			}
-			b.owner = nil
-			p.open--
-			go b.close()
+			go p.retire(b)()
 			continue
 		}
 		rank := 0
@@ -182,6 +178,21 @@ func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *back
 	b := p.idle[best]
 	p.idle = slices.Delete(p.idle, best, best+1)
 	return b
+}
+
+// retire takes an idle connection out of the pool for good (past its
+// lifetime or idle timeout, closed by the server, evicted, pruned). It is
+// called with p.mu held; the function it returns, run without it, hands
+// the session that parked the connection the LAST_INSERT_ID() it holds,
+// as any taker does, and closes it.
+func (p *connPool) retire(b *backendConn) func() {
+	handoff := b.takeInsertID(nil)
+	b.owner = nil
+	p.open--
+	return func() {
+		handoff.read(b)
+		b.close()
+	}
 }
 
 // forgetOne counts a pooled connection that a session held closed (or

@@ -21,8 +21,9 @@ type insertHandoff struct {
 	err   error
 }
 
-// takeInsertID starts a handoff when session s takes b while b holds
-// another session's LAST_INSERT_ID(); nil otherwise. Called with the
+// takeInsertID starts a handoff when session s takes b (or the pool
+// retires it: s nil) while b holds another session's LAST_INSERT_ID(); nil
+// otherwise. Called with the
 // pool's mu held, so that the other session, which looks for its handoff
 // after failing to reclaim b under the same lock, always finds it.
 func (b *backendConn) takeInsertID(s *session) *insertHandoff {

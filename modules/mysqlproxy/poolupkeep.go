@@ -68,24 +68,20 @@ func (n *node) sessionDefaults() string {
 // non-blocking look at each socket idle for staleAfter or longer).
 func (p *connPool) reap(now time.Time) {
 	p.mu.Lock()
-	var out []*backendConn
+	var out []func()
 	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
 		cfg := b.poolCfg
 		old := now.Sub(b.idleSince) >= time.Duration(cfg.IdleTimeout) || now.Sub(b.opened) >= time.Duration(cfg.MaxLifetime) ||
 			now.Sub(b.idleSince) >= staleAfter && b.peerClosedOrTalked()
 		if old {
-			out = append(out, b)
-			b.owner = nil
-			p.open--
+			out = append(out, p.retire(b))
+			p.wakeOne()
 		}
 		return old
 	})
-	for range out {
-		p.wakeOne()
-	}
 	p.mu.Unlock()
-	for _, b := range out {
-		b.close()
+	for _, closeIt := range out {
+		closeIt()
 	}
 }
 
@@ -134,22 +130,20 @@ func (n *node) fill() {
 // pools for any more.
 func (p *connPool) prune(keep func(user string) bool) {
 	p.mu.Lock()
-	var out []*backendConn
+	var out []func()
 	p.idle = slices.DeleteFunc(p.idle, func(b *backendConn) bool {
 		if keep(b.key.user) {
 			return false
 		}
-		out = append(out, b)
-		b.owner = nil
-		p.open--
+		out = append(out, p.retire(b))
 		return true
 	})
 	if p.recent.cfg != nil && !keep(p.recent.key.user) {
 		p.recent = poolRecipe{}
 	}
 	p.mu.Unlock()
-	for _, b := range out {
-		b.close()
+	for _, closeIt := range out {
+		closeIt()
 	}
 }
 
