@@ -17,24 +17,22 @@ import (
 // else a new one while the pool has room, else an idle one that another
 // session left with its state (reset first), else one that comes free
 // within the wait. Without pooling, a new one. The session owns what it
-// gets; adopt says whether it owned it before (reclaim is the cheaper way
-// back to a connection the session parked).
+// gets (the caller adopts it; reclaim is the cheaper way back to a
+// connection the session parked).
 func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn, error) {
 	cfg := s.srv.Pool
 	if cfg == nil {
-		b, err := n.dial(replica, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
-		if err == nil {
-			b.owner = s
-		}
-		return b, err
+		return n.dial(replica, time.Duration(s.srv.ConnectTimeout), s.credentials(), opt)
 	}
 	n.pool.used.Store(true)
-	key := poolKey{user: s.user.name, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica}
+	recipe := poolRecipe{key: poolKey{user: s.user.name, db: opt.db, charset: opt.charset, caps: opt.caps, replica: replica},
+		cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
+	key := recipe.key
 	p := &n.pool
 	deadline := time.Now().Add(time.Duration(cfg.WaitTimeout))
 	for {
 		p.mu.Lock()
-		p.recent = poolRecipe{key: key, cred: s.credentials(), opt: opt, cfg: cfg, timeout: time.Duration(s.srv.ConnectTimeout)}
+		p.recent = recipe
 		b := p.take(key, cfg, time.Now(), p.open >= cfg.MaxConnections)
 		if b != nil {
 			handoff := b.takeInsertID(s)
@@ -64,16 +62,15 @@ func (n *node) acquire(s *session, replica bool, opt loginOptions) (*backendConn
 			return b, nil
 		}
 		if p.open < cfg.MaxConnections {
-			p.open++
-			p.busy++
-			p.creates++
+			p.reserve()
 			p.mu.Unlock()
 			b, err := n.dialForPool(s, replica, opt)
 			if err != nil {
-				n.pool.forgetOne()
+				p.forgetOne()
 				return nil, err
 			}
-			b.pool, b.held, b.key, b.opened, b.poolCfg, b.owner = p, true, key, time.Now(), cfg, s
+			b.join(p, &recipe)
+			b.owner = s
 			return b, nil
 		}
 		if len(p.idle) > 0 {
@@ -178,6 +175,20 @@ func (p *connPool) take(key poolKey, cfg *Pool, now time.Time, dirty bool) *back
 	b := p.idle[best]
 	p.idle = slices.Delete(p.idle, best, best+1)
 	return b
+}
+
+// reserve counts a connection about to be opened for the pool as open and
+// in use. Called with p.mu held.
+func (p *connPool) reserve() {
+	p.open++
+	p.busy++
+	p.creates++
+}
+
+// join makes a connection opened for the pool (reserved) one of its held
+// connections, serving the recipe's key under its settings.
+func (b *backendConn) join(p *connPool, r *poolRecipe) {
+	b.pool, b.held, b.key, b.opened, b.poolCfg = p, true, r.key, time.Now(), r.cfg
 }
 
 // retire takes an idle connection out of the pool for good (past its

@@ -106,16 +106,14 @@ func (n *node) fill() {
 			p.mu.Unlock()
 			return
 		}
-		p.open++
-		p.busy++
-		p.creates++
+		p.reserve()
 		p.mu.Unlock()
 		b, err := n.dial(r.key.replica, r.timeout, r.cred, r.opt)
 		if err != nil {
 			p.forgetOne()
 			return
 		}
-		b.pool, b.held, b.key, b.opened, b.poolCfg = p, true, r.key, time.Now(), r.cfg
+		b.join(p, &r)
 		// A reset brings it to the clean state of its key, as if a
 		// session had given it back.
 		if !b.resetForPool() {
