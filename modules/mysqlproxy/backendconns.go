@@ -187,6 +187,25 @@ func (s *session) takeBack(b *backendConn) bool {
 	return true
 }
 
+// takeBackParked takes back the connections the session parked, where no
+// other session took them.
+func (s *session) takeBackParked() {
+	for _, b := range []*backendConn{s.ownPrimary, s.ownReplica} {
+		if b != nil {
+			s.takeBack(b)
+		}
+	}
+}
+
+// forgetHolds forgets what tied the session to its connections and the
+// answers it could ask them for: the session starts over (it ended, or
+// reset its state).
+func (s *session) forgetHolds() {
+	s.last, s.nextTx = nil, nil
+	s.sticky, s.inserted = false, false
+	s.lostInsertID.Store(nil)
+}
+
 // parkConnections gives the session's connections back to the pool
 // between commands, owned by the session still, unless something ties the
 // session to them: a transaction, a pin, a cursor, pending long data. A

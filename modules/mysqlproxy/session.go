@@ -382,19 +382,14 @@ func toSQLError(err error) *wire.SQLError {
 // closeBackends gives back every connection the session has, held or
 // parked: to the pool (reset if the session left state on it) or closed.
 func (s *session) closeBackends() {
-	for _, b := range []*backendConn{s.ownPrimary, s.ownReplica} {
-		if b != nil {
-			s.takeBack(b)
-		}
-	}
+	s.takeBackParked()
 	for _, b := range []*backendConn{s.primary, s.replica} {
 		if b != nil {
 			b.release()
 		}
 	}
-	s.primary, s.replica, s.ownPrimary, s.ownReplica, s.last, s.nextTx = nil, nil, nil, nil, nil, nil
-	s.sticky, s.inserted = false, false
-	s.lostInsertID.Store(nil)
+	s.primary, s.replica, s.ownPrimary, s.ownReplica = nil, nil, nil, nil
+	s.forgetHolds()
 }
 
 // stop ends the session now if it waits for a command, else when the

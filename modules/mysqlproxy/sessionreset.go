@@ -9,11 +9,7 @@ import (
 // its log, statements and pin. The current database stays, as on a server.
 func (s *session) resetConnection(p []byte) error {
 	// Connections the session parked hold its state too.
-	for _, b := range []*backendConn{s.ownPrimary, s.ownReplica} {
-		if b != nil {
-			s.takeBack(b)
-		}
-	}
+	s.takeBackParked()
 	for _, b := range []*backendConn{s.primary, s.replica} {
 		if b != nil {
 			// Back to the server's defaults, but not to the database of
@@ -47,9 +43,8 @@ func (s *session) resetConnection(p []byte) error {
 	}
 	s.log.reset()
 	s.stmts.reset()
-	s.pinned, s.noReplica, s.last, s.nextTx = false, false, nil, nil
-	s.sticky, s.inserted = false, false
-	s.lostInsertID.Store(nil)
+	s.pinned, s.noReplica = false, false
+	s.forgetHolds()
 	s.charsetUnsafe = false // the server is back to the login's character set
 	s.setClientWaitTimeout("0")
 	if s.db != s.loginDB {
